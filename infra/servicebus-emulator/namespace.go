@@ -1,0 +1,238 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// rule decides whether a subscription gets a copy of a message and may rewrite
+// its application properties.
+type rule struct {
+	name   string
+	match  func(b *body) (bool, error)
+	action func(props map[string]any) error // nil: none
+}
+
+type subscription struct {
+	name  string
+	q     *queue
+	rules []rule
+}
+
+// topic fans messages out to its subscriptions. Its sequence numbers are
+// shared by every subscription's copy.
+type topic struct {
+	name  string
+	props entityProps
+	log   func(string, ...any)
+
+	mu    sync.Mutex
+	seq   int64
+	dedup dedupWindow
+	sched scheduler
+	subs  []*subscription
+}
+
+func (t *topic) send(b *body, now time.Time) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.props.RequiresDuplicateDetection {
+		if id, ok := b.messageID(); ok && t.dedup.seen(id, now, t.props.DuplicateWindow) {
+			return nil
+		}
+	}
+	if at, ok := b.scheduledTime(); ok && at.After(now) {
+		t.seq++
+		t.sched.add(t.seq, at, b)
+		return nil
+	}
+	targets, err := t.route(b)
+	if err != nil {
+		return err
+	}
+	t.seq++
+	for i, sub := range t.subs {
+		if targets[i] != nil {
+			sub.q.add(targets[i], t.seq, now)
+		}
+	}
+	return nil
+}
+
+// route evaluates every subscription's rules; targets[i] is the body the
+// i-th subscription gets, nil for none. A full subscription refuses the send.
+func (t *topic) route(b *body) ([]*body, error) {
+	targets := make([]*body, len(t.subs))
+	for i, sub := range t.subs {
+		for _, r := range sub.rules {
+			ok, err := r.match(b)
+			if err != nil {
+				t.log("rule failed", "topic", t.name, "subscription", sub.name, "rule", r.name, "err", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			target := b
+			if r.action != nil {
+				props := map[string]any{}
+				for k, v := range b.msg.ApplicationProperties {
+					props[k] = v
+				}
+				if err := r.action(props); err != nil {
+					t.log("rule action failed", "topic", t.name, "subscription", sub.name, "rule", r.name, "err", err)
+				} else if nb, err := b.withAppProps(props); err == nil {
+					target = nb
+				}
+			}
+			targets[i] = target
+			break // one copy per subscription however many rules match
+		}
+		if targets[i] != nil {
+			if err := sub.q.checkRoom(targets[i].size()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return targets, nil
+}
+
+func (t *topic) schedule(bodies []*body, at time.Time) ([]int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seqs := make([]int64, 0, len(bodies))
+	for _, b := range bodies {
+		if t.sched.len() >= defaultLimits.MaxMessages {
+			return nil, fmt.Errorf("%w: topic %s has %d scheduled messages", errEntityFull, t.name, t.sched.len())
+		}
+		t.seq++
+		t.sched.add(t.seq, at, b)
+		seqs = append(seqs, t.seq)
+	}
+	return seqs, nil
+}
+
+func (t *topic) cancelScheduled(seqs []int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range seqs {
+		t.sched.cancel(s)
+	}
+}
+
+func (t *topic) tick(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range t.sched.due(now) {
+		targets, err := t.route(d.body)
+		if err != nil {
+			t.log("scheduled message dropped", "topic", t.name, "seq", d.seq, "err", err)
+			continue
+		}
+		for i, sub := range t.subs {
+			if targets[i] != nil {
+				sub.q.add(targets[i], d.seq, now)
+			}
+		}
+	}
+	if t.dedup.len() > 0 {
+		t.dedup.prune(now, t.props.DuplicateWindow)
+	}
+}
+
+// sendTarget is where a sending link delivers: a queue or a topic.
+type sendTarget interface {
+	send(b *body, now time.Time) error
+	schedule(bodies []*body, at time.Time) ([]int64, error)
+	cancelScheduled(seqs []int64)
+}
+
+// queueTarget adapts a queue's schedule signature to sendTarget.
+type queueTarget struct{ *queue }
+
+func (q queueTarget) schedule(bodies []*body, at time.Time) ([]int64, error) {
+	return q.queue.schedule(bodies, at, time.Now())
+}
+
+// namespace holds every entity, keyed by lower-cased name: Service Bus
+// addresses are case-insensitive.
+type namespace struct {
+	queues map[string]*queue
+	topics map[string]*topic
+	all    []*queue // every queue, subscription and dead-letter queue, for the timer
+}
+
+var errUnknownEntity = errors.New("entity not found")
+
+func newNamespace() *namespace {
+	return &namespace{queues: map[string]*queue{}, topics: map[string]*topic{}}
+}
+
+func (ns *namespace) addQueue(q *queue) {
+	ns.queues[strings.ToLower(q.name)] = q
+	ns.all = append(ns.all, q)
+	if q.dlq != nil {
+		ns.all = append(ns.all, q.dlq)
+	}
+}
+
+func (ns *namespace) addTopic(t *topic) {
+	ns.topics[strings.ToLower(t.name)] = t
+	for _, s := range t.subs {
+		ns.all = append(ns.all, s.q, s.q.dlq)
+	}
+}
+
+// receiveSource resolves a receiving link's address: `<queue>`,
+// `<topic>/Subscriptions/<sub>`, either with `/$DeadLetterQueue`.
+func (ns *namespace) receiveSource(addr string) (*queue, error) {
+	a := strings.ToLower(strings.Trim(addr, "/"))
+	dead := false
+	if rest, ok := strings.CutSuffix(a, "/$deadletterqueue"); ok {
+		a, dead = rest, true
+	}
+	var q *queue
+	if name, sub, ok := strings.Cut(a, "/subscriptions/"); ok {
+		if t := ns.topics[name]; t != nil {
+			for _, s := range t.subs {
+				if strings.EqualFold(s.name, sub) {
+					q = s.q
+				}
+			}
+		}
+	} else {
+		q = ns.queues[a]
+	}
+	if q == nil {
+		return nil, fmt.Errorf("%w: %q", errUnknownEntity, addr)
+	}
+	if dead {
+		return q.dlq, nil
+	}
+	return q, nil
+}
+
+// sendTarget resolves a sending link's address: a queue or a topic.
+func (ns *namespace) sendTarget(addr string) (sendTarget, string, error) {
+	a := strings.ToLower(strings.Trim(addr, "/"))
+	if q := ns.queues[a]; q != nil {
+		return queueTarget{q}, q.name, nil
+	}
+	if t := ns.topics[a]; t != nil {
+		return t, t.name, nil
+	}
+	return nil, "", fmt.Errorf("%w: %q", errUnknownEntity, addr)
+}
+
+// tick drives lock expiry, message expiry and scheduled messages.
+func (ns *namespace) tick(now time.Time) {
+	for _, t := range ns.topics {
+		t.tick(now)
+	}
+	for _, q := range ns.all {
+		q.tick(now)
+	}
+}
