@@ -6,7 +6,7 @@ import (
 	"maps"
 	"time"
 
-	"github.com/Azure/go-amqp"
+	goamqp "github.com/Azure/go-amqp"
 )
 
 // Annotations the SDKs read from delivered messages. Several are type-asserted
@@ -24,29 +24,29 @@ const (
 // body is the immutable part of a message as the sender wrote it. Copies of a
 // message in several subscriptions share one body.
 type body struct {
-	msg    *amqp.Message    // parsed once: properties for filters, dedup and management
-	header amqp.MessageHeader
-	ann    amqp.Annotations // the sender's annotations without the ones we set per delivery
-	rest   []byte           // encoded properties, application properties, body and footer
+	msg    *goamqp.Message // parsed once: properties for filters, dedup and management
+	header goamqp.MessageHeader
+	ann    goamqp.Annotations // the sender's annotations without the ones we set per delivery
+	rest   []byte             // encoded properties, application properties, body and footer
 }
 
 func (b *body) size() int { return len(b.rest) + 64 }
 
 // parseBody decodes one encoded AMQP message.
 func parseBody(raw []byte) (*body, error) {
-	m := new(amqp.Message)
+	m := new(goamqp.Message)
 	if err := m.UnmarshalBinary(raw); err != nil {
 		return nil, fmt.Errorf("decode message: %w", err)
 	}
 	return newBody(m)
 }
 
-func newBody(m *amqp.Message) (*body, error) {
+func newBody(m *goamqp.Message) (*body, error) {
 	b := &body{msg: m}
 	if m.Header != nil {
 		b.header = *m.Header
 	}
-	b.ann = make(amqp.Annotations, len(m.Annotations))
+	b.ann = make(goamqp.Annotations, len(m.Annotations))
 	for k, v := range m.Annotations {
 		switch k {
 		case annSequenceNumber, annEnqueuedTime, annLockedUntil, annDeadLetterSource, annMessageState:
@@ -54,7 +54,7 @@ func newBody(m *amqp.Message) (*body, error) {
 		}
 		b.ann[k] = v
 	}
-	restMsg := amqp.Message{
+	restMsg := goamqp.Message{
 		Properties:            m.Properties,
 		ApplicationProperties: m.ApplicationProperties,
 		Data:                  m.Data,
@@ -148,7 +148,7 @@ func (s *snapshot) encode() ([]byte, error) {
 	if s.deliveryCount > 0 {
 		h.DeliveryCount = s.deliveryCount - 1 // the SDK adds one
 	}
-	ann := make(amqp.Annotations, len(s.body.ann)+5)
+	ann := make(goamqp.Annotations, len(s.body.ann)+5)
 	maps.Copy(ann, s.body.ann)
 	ann[annSequenceNumber] = s.seq
 	ann[annEnqueuedTime] = s.enqueued
@@ -161,9 +161,9 @@ func (s *snapshot) encode() ([]byte, error) {
 	if s.state != 0 {
 		ann[annMessageState] = s.state
 	}
-	m := amqp.Message{Header: &h, Annotations: ann}
+	m := goamqp.Message{Header: &h, Annotations: ann}
 	if s.withLockAnn {
-		m.DeliveryAnnotations = amqp.Annotations{annLockToken: amqp.UUID(s.lockToken)}
+		m.DeliveryAnnotations = goamqp.Annotations{annLockToken: goamqp.UUID(s.lockToken)}
 	}
 	b, err := m.MarshalBinary()
 	if err != nil {

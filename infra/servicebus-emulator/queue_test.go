@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/go-amqp"
+	goamqp "github.com/Azure/go-amqp"
 )
 
 func testBody(t *testing.T, id string, props map[string]any) *body {
 	t.Helper()
-	b, err := newBody(&amqp.Message{Properties: &amqp.MessageProperties{MessageID: id}, ApplicationProperties: props, Data: [][]byte{[]byte(id)}})
+	b, err := newBody(&goamqp.Message{Properties: &goamqp.MessageProperties{MessageID: id}, ApplicationProperties: props, Data: [][]byte{[]byte(id)}})
 	if err != nil {
 		t.Fatal(err)
 	}
