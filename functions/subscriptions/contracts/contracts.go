@@ -167,8 +167,9 @@ type UserPasswordSet struct {
 	PasswordHash string `json:"passwordHash"`
 }
 
-// ApiKeyIssued: a new API key. KeyHash = hex(SHA-256(key)); the key itself is shown once to the
-// caller and never stored nor published.
+// ApiKeyIssued: a new API key. KeyHash = hex(SHA-256(key)) over the whole key string as the
+// client sends it ("ml_..." included); the key itself is shown once to the caller and never
+// stored nor published.
 type ApiKeyIssued struct {
 	UserID     string `json:"userId"`
 	CustomerID string `json:"customerId"`
