@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -28,11 +29,13 @@ type PendingUsage struct {
 	Units      int64
 	RecordedAt time.Time
 	ReportID   string
+	Token      string // the store's concurrency token: assigning fails if the entry changed since it was read
 }
 
 // MaxRequestsPerReport bounds the requests one usage report covers, so that assigning them to
-// the report is one atomic table transaction (at most 100 operations, one kept for the totals).
-const MaxRequestsPerReport = 99
+// the report, and later marking them reported, are each one atomic table transaction (at most
+// 100 operations: the requests, the report row and the totals row).
+const MaxRequestsPerReport = 98
 
 // ReportID is the stable id of the usage report of customerID covering exactly requestIDs:
 // computing it again for the same requests gives the same id, whatever their order.
@@ -51,6 +54,7 @@ func ReportID(customerID string, requestIDs []string) string {
 type Report struct {
 	ReportID   string
 	CustomerID string
+	RequestIDs []string
 	Units      int64
 	Requests   int64
 	PeriodFrom time.Time
@@ -63,6 +67,7 @@ func NewReport(customerID, reportID string, entries []PendingUsage) Report {
 	for i, e := range entries {
 		r.Units += e.Units
 		r.Requests++
+		r.RequestIDs = append(r.RequestIDs, e.RequestID)
 		if i == 0 || e.RecordedAt.Before(r.PeriodFrom) {
 			r.PeriodFrom = e.RecordedAt
 		}
@@ -86,3 +91,7 @@ type Totals struct {
 	Requests int64 `json:"requests"`
 	Reports  int64 `json:"reports,omitempty"`
 }
+
+// ErrAssigned: some of the entries given to a report changed since they were read (another
+// reporter assigned them first). Nothing was assigned; read again.
+var ErrAssigned = errors.New("usage already assigned to another report")
