@@ -94,8 +94,9 @@ func Prepare(stream string, events []Event, now time.Time) ([]Event, error) {
 		if len(e.Data) > MaxPayloadBytes {
 			return nil, fmt.Errorf("%w: event %s: %d bytes, at most %d", ErrPayloadTooLarge, e.ID, len(e.Data), MaxPayloadBytes)
 		}
-		if len(e.Data) == 0 || !json.Valid(e.Data) {
-			return nil, fmt.Errorf("%w: event %s: data is not JSON", ErrInvalidEvent, e.ID)
+		if len(e.Data) == 0 || !json.Valid(e.Data) || !utf8.Valid(e.Data) {
+			// UTF-8 too: invalid bytes would be silently replaced by the stores' encoders.
+			return nil, fmt.Errorf("%w: event %s: data is not UTF-8 JSON", ErrInvalidEvent, e.ID)
 		}
 		e.Stream = stream
 		e.Version = 0

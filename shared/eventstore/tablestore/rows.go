@@ -1,0 +1,121 @@
+package tablestore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"meterline/shared/eventstore"
+)
+
+// Row layout of one stream, all in the partition PartitionKey = stream name. RowKeys sort so
+// that a single range query returns the events in version order followed by the header:
+//
+//	e0000000000000000001 ... e0000000000000000042   event rows, zero-padded version
+//	e~head                                          stream header: the version
+//	id-<event id>                                   idempotency: event id -> version
+//	outbox-0000000000000000042                      pending publication of version 42
+const (
+	headRow      = "e~head" // '~' sorts after every digit: right after the last event row
+	eventPrefix  = "e"
+	idPrefix     = "id-"
+	outboxPrefix = "outbox-"
+	// outboxEnd bounds the RowKey range of outbox rows ('.' follows '-').
+	outboxEnd = "outbox."
+)
+
+func eventRowKey(version int64) string  { return fmt.Sprintf("%s%019d", eventPrefix, version) }
+func outboxRowKey(version int64) string { return fmt.Sprintf("%s%019d", outboxPrefix, version) }
+
+const (
+	edmInt64    = "Edm.Int64"
+	edmDateTime = "Edm.DateTime"
+)
+
+// eventEntity is an event row. Data holds the JSON payload as a string property, or, for a
+// payload over a property's 64 KiB, DataBlob names the blob that holds it.
+type eventEntity struct {
+	PartitionKey  string
+	RowKey        string
+	EventID       string
+	Type          string
+	SchemaVersion int32
+	Version       int64  `json:",string"`
+	VersionType   string `json:"Version@odata.type"`
+	Source        string `json:",omitempty"`
+	CreatedAt     time.Time
+	CreatedAtType string `json:"CreatedAt@odata.type"`
+	CorrelationID string `json:",omitempty"`
+	CausationID   string `json:",omitempty"`
+	Data          string `json:",omitempty"`
+	DataBlob      string `json:",omitempty"`
+}
+
+// versionEntity is the header, an event-id row or an outbox row: a key and a version.
+type versionEntity struct {
+	PartitionKey string
+	RowKey       string
+	Version      int64  `json:",string"`
+	VersionType  string `json:"Version@odata.type"`
+	// Timestamp is set by the service (read only): when an outbox row was written.
+	Timestamp time.Time `json:",omitzero"`
+}
+
+func newEventEntity(e eventstore.Event, blob string) eventEntity {
+	row := eventEntity{
+		PartitionKey: e.Stream, RowKey: eventRowKey(e.Version), EventID: e.ID, Type: e.Type,
+		SchemaVersion: int32(e.SchemaVersion), Version: e.Version, VersionType: edmInt64,
+		Source: e.Source, CreatedAt: e.CreatedAt, CreatedAtType: edmDateTime,
+		CorrelationID: e.CorrelationID, CausationID: e.CausationID,
+	}
+	if blob != "" {
+		row.DataBlob = blob
+	} else {
+		row.Data = string(e.Data)
+	}
+	return row
+}
+
+func (r eventEntity) event() eventstore.Event {
+	e := eventstore.Event{
+		ID: r.EventID, Type: r.Type, SchemaVersion: int(r.SchemaVersion), Stream: r.PartitionKey,
+		Version: r.Version, Source: r.Source, CreatedAt: r.CreatedAt.UTC(),
+		CorrelationID: r.CorrelationID, CausationID: r.CausationID,
+	}
+	if r.Data != "" {
+		e.Data = json.RawMessage(r.Data)
+	}
+	return e
+}
+
+func newVersionEntity(stream, rowKey string, version int64) versionEntity {
+	return versionEntity{PartitionKey: stream, RowKey: rowKey, Version: version, VersionType: edmInt64}
+}
+
+// maxPropertyBytes is a string property's limit: 64 KiB, counted in UTF-16.
+const maxPropertyBytes = 64 << 10
+
+// utf16Bytes is the size of s in UTF-16, the unit of the Table service's property limit.
+func utf16Bytes(s []byte) int {
+	n := 0
+	for len(s) > 0 {
+		if s[0] < utf8.RuneSelf {
+			n += 2
+			s = s[1:]
+			continue
+		}
+		r, size := utf8.DecodeRune(s)
+		if r >= 0x10000 {
+			n += 4
+		} else {
+			n += 2
+		}
+		s = s[size:]
+	}
+	return n
+}
+
+// odataString quotes s as an OData string literal.
+func odataString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
