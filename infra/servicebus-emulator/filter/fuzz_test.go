@@ -8,7 +8,7 @@ import (
 
 func fuzzMessage() *MapMessage {
 	return &MapMessage{
-		SysProps: map[string]any{"Label": "l", "SequenceNumber": int64(1), "EnqueuedTimeUtc": time.Unix(0, 0)},
+		SysProps:  map[string]any{"Label": "l", "SequenceNumber": int64(1), "EnqueuedTimeUtc": time.Unix(0, 0)},
 		UserProps: map[string]any{"a": "x", "b": int64(2), "c": 2.5, "d": true, "e": nil},
 	}
 }
