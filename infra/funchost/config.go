@@ -1,0 +1,526 @@
+package funchost
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options tune Load. The zero value reads no local.settings.json and uses the
+// process environment.
+type Options struct {
+	// SettingsFile is the path of local.settings.json; empty means none.
+	SettingsFile string
+	// Env is the environment overlaid on the settings; nil means os.Environ().
+	Env []string
+	// HostID names the app in the storage account (timer status, locks);
+	// empty means the AzureFunctionsWebHost__hostid setting, else the app
+	// folder's name.
+	HostID string
+	// Logger receives invocation and handler logs; nil means slog.Default().
+	Logger *slog.Logger
+	// HandlerOutput receives the handler's stdout and stderr; nil means the
+	// Logger, one record per line.
+	HandlerOutput io.Writer
+	// TimerLockPoll is how often a host without a timer's singleton lock
+	// tries to take it over; zero means 15 s.
+	TimerLockPoll time.Duration
+	// StartupTimeout bounds the wait for the handler's first answer on GET /;
+	// zero means 60 s.
+	StartupTimeout time.Duration
+}
+
+// DefinitionError is a bad or unsupported setting in host.json or a
+// function.json, named by file and field.
+type DefinitionError struct {
+	File  string // relative to the app folder, e.g. "ProcessUsage/function.json"
+	Field string // e.g. "bindings[0].topicName"
+	Msg   string
+}
+
+func (e *DefinitionError) Error() string {
+	if e.Field == "" {
+		return e.File + ": " + e.Msg
+	}
+	return e.File + ": " + e.Field + ": " + e.Msg
+}
+
+// HostConfig is what the host uses from host.json.
+type HostConfig struct {
+	Executable                  string   // absolute path of the handler
+	Arguments                   []string // %Setting% expanded
+	WorkingDir                  string   // absolute
+	EnableForwardingHTTPRequest bool
+	RoutePrefix                 string        // without slashes; may be empty
+	FunctionTimeout             time.Duration // 0 means none
+	ServiceBus                  ServiceBusOptions
+}
+
+// ServiceBusOptions are host.json extensions.serviceBus.
+type ServiceBusOptions struct {
+	MaxConcurrentCalls         int
+	PrefetchCount              int
+	MaxAutoLockRenewalDuration time.Duration
+}
+
+// Binding is one entry of a function.json "bindings" array, with %Setting%
+// expressions resolved.
+type Binding struct {
+	Type      string `json:"type"`
+	Direction string `json:"direction"`
+	Name      string `json:"name"`
+	DataType  string `json:"dataType"`
+
+	// serviceBusTrigger
+	TopicName         string `json:"topicName"`
+	SubscriptionName  string `json:"subscriptionName"`
+	QueueName         string `json:"queueName"`
+	Connection        string `json:"connection"`
+	IsSessionsEnabled bool   `json:"isSessionsEnabled"`
+	Cardinality       string `json:"cardinality"`
+
+	// timerTrigger
+	Schedule     string `json:"schedule"`
+	RunOnStartup bool   `json:"runOnStartup"`
+	UseMonitor   *bool  `json:"useMonitor"`
+
+	// httpTrigger
+	AuthLevel string   `json:"authLevel"`
+	Methods   []string `json:"methods"`
+	Route     string   `json:"route"`
+}
+
+// Function is one function of the app.
+type Function struct {
+	Name     string
+	File     string // "Name/function.json"
+	Bindings []Binding
+	Trigger  *Binding
+
+	// ServiceBusConnection is the resolved connection string (serviceBusTrigger).
+	ServiceBusConnection string
+	// Schedule is the parsed timer schedule (timerTrigger).
+	Schedule Schedule
+	// UseMonitor says whether the timer's status is kept in storage.
+	UseMonitor bool
+	// Route is the parsed route (httpTrigger).
+	Route *Route
+	// HTTPOutput is the name of the http output binding ("res", "$return"), if any.
+	HTTPOutput string
+	// Forwarded is true when the HTTP request is proxied as is to the handler.
+	Forwarded bool
+}
+
+// App is a loaded Function App folder.
+type App struct {
+	Dir       string
+	Name      string
+	HostID    string
+	Settings  Settings
+	Config    HostConfig
+	Functions []*Function
+
+	opt Options
+	log *slog.Logger
+}
+
+// Load reads appDir/host.json and every appDir/*/function.json. All bad or
+// unsupported definitions are reported together as DefinitionErrors.
+func Load(appDir string, opt Options) (*App, error) {
+	dir, err := filepath.Abs(appDir)
+	if err != nil {
+		return nil, err
+	}
+	env := opt.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	settings, err := loadSettings(opt.SettingsFile, env)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{Dir: dir, Name: filepath.Base(dir), Settings: settings, opt: opt, log: opt.Logger}
+	if app.log == nil {
+		app.log = slog.Default()
+	}
+	app.HostID = hostID(opt.HostID, settings, app.Name)
+
+	var errs []error
+	app.Config, errs = loadHostJSON(dir, settings)
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		rel := e.Name() + "/function.json"
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), "function.json"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		fn, ferrs := parseFunction(e.Name(), rel, raw, app.Config, settings)
+		errs = append(errs, ferrs...)
+		if fn != nil && !disabled(fn, settings) {
+			app.Functions = append(app.Functions, fn)
+		}
+	}
+	for _, fn := range app.Functions {
+		if strings.EqualFold(fn.Trigger.Type, "timerTrigger") {
+			if v, _ := settings.Lookup("AzureWebJobsStorage"); v == "" {
+				errs = append(errs, &DefinitionError{File: "local.settings.json", Field: "Values.AzureWebJobsStorage",
+					Msg: "required by timerTrigger " + fn.File + " (schedule status and singleton lock)"})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(app.Functions) == 0 {
+		return nil, &DefinitionError{File: filepath.Base(dir), Msg: "no function.json found one folder below host.json"}
+	}
+	return app, nil
+}
+
+var hostIDChars = regexp.MustCompile(`[^a-z0-9-]`)
+
+// hostID follows the real host's rules for an explicit id (AzureFunctionsWebHost__hostid):
+// lower case, at most 32 characters, letters, digits and dashes.
+func hostID(explicit string, s Settings, appName string) string {
+	id := explicit
+	if id == "" {
+		id, _ = s.Lookup("AzureFunctionsWebHost__hostid")
+	}
+	if id == "" {
+		id = appName
+	}
+	id = hostIDChars.ReplaceAllString(strings.ToLower(id), "-")
+	id = strings.Trim(id, "-")
+	if len(id) > 32 {
+		id = strings.TrimRight(id[:32], "-")
+	}
+	if id == "" {
+		id = "funchost"
+	}
+	return id
+}
+
+// disabled honours "disabled": true (read in parseFunction) and the
+// AzureWebJobs.<Name>.Disabled app setting, as the real host does.
+func disabled(fn *Function, s Settings) bool {
+	v, _ := s.Lookup("AzureWebJobs." + fn.Name + ".Disabled")
+	return strings.EqualFold(v, "true") || v == "1"
+}
+
+func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
+	const file = "host.json"
+	cfg := HostConfig{
+		RoutePrefix:     "api",
+		FunctionTimeout: 5 * time.Minute,
+		ServiceBus: ServiceBusOptions{
+			MaxConcurrentCalls:         16,
+			MaxAutoLockRenewalDuration: 5 * time.Minute,
+		},
+	}
+	bad := func(field, format string, a ...any) error {
+		return &DefinitionError{File: file, Field: field, Msg: fmt.Sprintf(format, a...)}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return cfg, []error{&DefinitionError{File: file, Msg: err.Error()}}
+	}
+	var h struct {
+		Version         string  `json:"version"`
+		FunctionTimeout *string `json:"functionTimeout"`
+		Extensions      struct {
+			HTTP *struct {
+				RoutePrefix *string `json:"routePrefix"`
+			} `json:"http"`
+			ServiceBus *struct {
+				MaxConcurrentCalls         *int    `json:"maxConcurrentCalls"`
+				PrefetchCount              *int    `json:"prefetchCount"`
+				MaxAutoLockRenewalDuration *string `json:"maxAutoLockRenewalDuration"`
+			} `json:"serviceBus"`
+		} `json:"extensions"`
+		CustomHandler *struct {
+			Description *struct {
+				DefaultExecutablePath string   `json:"defaultExecutablePath"`
+				WorkingDirectory      string   `json:"workingDirectory"`
+				Arguments             []string `json:"arguments"`
+			} `json:"description"`
+			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+		} `json:"customHandler"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return cfg, []error{bad("", "%v", err)}
+	}
+	var errs []error
+	if h.Version != "2.0" {
+		errs = append(errs, bad("version", "must be \"2.0\", got %q", h.Version))
+	}
+	if h.FunctionTimeout != nil {
+		if *h.FunctionTimeout == "-1" {
+			cfg.FunctionTimeout = 0
+		} else if d, err := ParseTimeSpan(*h.FunctionTimeout); err != nil || d <= 0 {
+			errs = append(errs, bad("functionTimeout", "not a positive TimeSpan or -1: %q", *h.FunctionTimeout))
+		} else {
+			cfg.FunctionTimeout = d
+		}
+	}
+	if x := h.Extensions.HTTP; x != nil && x.RoutePrefix != nil {
+		cfg.RoutePrefix = strings.Trim(*x.RoutePrefix, "/")
+	}
+	if x := h.Extensions.ServiceBus; x != nil {
+		if x.MaxConcurrentCalls != nil {
+			if *x.MaxConcurrentCalls < 1 {
+				errs = append(errs, bad("extensions.serviceBus.maxConcurrentCalls", "must be at least 1"))
+			} else {
+				cfg.ServiceBus.MaxConcurrentCalls = *x.MaxConcurrentCalls
+			}
+		}
+		if x.PrefetchCount != nil {
+			if *x.PrefetchCount < 0 {
+				errs = append(errs, bad("extensions.serviceBus.prefetchCount", "must not be negative"))
+			} else {
+				cfg.ServiceBus.PrefetchCount = *x.PrefetchCount
+			}
+		}
+		if x.MaxAutoLockRenewalDuration != nil {
+			d, err := ParseTimeSpan(*x.MaxAutoLockRenewalDuration)
+			if err != nil || d < 0 {
+				errs = append(errs, bad("extensions.serviceBus.maxAutoLockRenewalDuration", "not a TimeSpan: %q", *x.MaxAutoLockRenewalDuration))
+			} else {
+				cfg.ServiceBus.MaxAutoLockRenewalDuration = d
+			}
+		}
+	}
+	ch := h.CustomHandler
+	if ch == nil || ch.Description == nil || ch.Description.DefaultExecutablePath == "" {
+		errs = append(errs, bad("customHandler.description.defaultExecutablePath", "required"))
+		return cfg, errs
+	}
+	cfg.EnableForwardingHTTPRequest = ch.EnableForwardingHTTPRequest
+	cfg.WorkingDir = dir
+	if wd := ch.Description.WorkingDirectory; wd != "" {
+		if filepath.IsAbs(wd) {
+			cfg.WorkingDir = wd
+		} else {
+			cfg.WorkingDir = filepath.Join(dir, wd)
+		}
+	}
+	exe := ch.Description.DefaultExecutablePath
+	if !filepath.IsAbs(exe) {
+		exe = filepath.Join(cfg.WorkingDir, exe)
+	}
+	if st, err := os.Stat(exe); err != nil {
+		errs = append(errs, bad("customHandler.description.defaultExecutablePath", "%v", err))
+	} else if st.IsDir() || st.Mode()&0o111 == 0 {
+		errs = append(errs, bad("customHandler.description.defaultExecutablePath", "%s is not an executable file", exe))
+	}
+	cfg.Executable = exe
+	for i, a := range ch.Description.Arguments {
+		v, err := s.Resolve(a)
+		if err != nil {
+			errs = append(errs, bad(fmt.Sprintf("customHandler.description.arguments[%d]", i), "%v", err))
+		}
+		cfg.Arguments = append(cfg.Arguments, v)
+	}
+	return cfg, errs
+}
+
+func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*Function, []error) {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &DefinitionError{File: file, Field: field, Msg: fmt.Sprintf(format, a...)})
+	}
+	var def struct {
+		Disabled bool              `json:"disabled"`
+		Bindings []json.RawMessage `json:"bindings"`
+	}
+	if err := json.Unmarshal(raw, &def); err != nil {
+		bad("", "%v", err)
+		return nil, errs
+	}
+	if def.Disabled {
+		return nil, nil
+	}
+	fn := &Function{Name: name, File: file}
+	if len(def.Bindings) == 0 {
+		bad("bindings", "at least one binding (the trigger) is required")
+		return nil, errs
+	}
+	names := map[string]bool{}
+	for i, rb := range def.Bindings {
+		field := fmt.Sprintf("bindings[%d]", i)
+		var b Binding
+		if err := json.Unmarshal(rb, &b); err != nil {
+			bad(field, "%v", err)
+			continue
+		}
+		if b.Name == "" {
+			bad(field+".name", "required")
+		} else if names[strings.ToLower(b.Name)] {
+			bad(field+".name", "duplicate binding name %q", b.Name)
+		}
+		names[strings.ToLower(b.Name)] = true
+		dir := strings.ToLower(b.Direction)
+		typ := strings.ToLower(b.Type)
+		isTrigger := strings.HasSuffix(typ, "trigger")
+		switch {
+		case b.Type == "":
+			bad(field+".type", "required")
+			continue
+		case isTrigger && dir != "in":
+			bad(field+".direction", "a trigger must be \"in\", got %q", b.Direction)
+		case isTrigger && fn.Trigger != nil:
+			bad(field+".type", "a function has exactly one trigger; %s already has one", name)
+		}
+		if dt := strings.ToLower(b.DataType); dt != "" && dt != "binary" && dt != "string" && dt != "stream" {
+			bad(field+".dataType", "must be binary, string or stream, got %q", b.DataType)
+		}
+		for _, p := range []*string{&b.TopicName, &b.SubscriptionName, &b.QueueName, &b.Schedule} {
+			v, err := s.Resolve(*p)
+			if err != nil {
+				bad(field, "%v", err)
+			}
+			*p = v
+		}
+		switch typ {
+		case "servicebustrigger":
+			validateServiceBusTrigger(fn, &b, field, s, bad)
+		case "timertrigger":
+			validateTimerTrigger(fn, &b, field, bad)
+		case "httptrigger":
+			validateHTTPTrigger(fn, &b, field, cfg, bad)
+		case "http":
+			if dir != "out" {
+				bad(field+".direction", "the http binding is an output and must be \"out\"")
+			}
+			fn.HTTPOutput = b.Name
+		default:
+			bad(field+".type", "binding type %q is not supported by the local host (supported: serviceBusTrigger, timerTrigger, httpTrigger, http)", b.Type)
+		}
+		fn.Bindings = append(fn.Bindings, b)
+		if isTrigger && fn.Trigger == nil {
+			fn.Trigger = &fn.Bindings[len(fn.Bindings)-1]
+		}
+	}
+	if fn.Trigger == nil && len(errs) == 0 {
+		bad("bindings", "no trigger binding")
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	// Bindings may have moved when the slice grew; point at the final copy.
+	for i := range fn.Bindings {
+		if strings.HasSuffix(strings.ToLower(fn.Bindings[i].Type), "trigger") {
+			fn.Trigger = &fn.Bindings[i]
+		}
+	}
+	if strings.EqualFold(fn.Trigger.Type, "httpTrigger") {
+		fn.Forwarded = cfg.EnableForwardingHTTPRequest && len(fn.Bindings) == 2 && fn.HTTPOutput != ""
+	} else if fn.HTTPOutput != "" {
+		errs = append(errs, &DefinitionError{File: file, Field: "bindings", Msg: "an http output needs an httpTrigger"})
+		return nil, errs
+	}
+	return fn, nil
+}
+
+type badFunc func(field, format string, a ...any)
+
+func validateServiceBusTrigger(fn *Function, b *Binding, field string, s Settings, bad badFunc) {
+	switch {
+	case b.QueueName != "" && (b.TopicName != "" || b.SubscriptionName != ""):
+		bad(field+".queueName", "give either queueName or topicName with subscriptionName, not both")
+	case b.QueueName == "" && b.TopicName == "":
+		bad(field+".topicName", "required for serviceBusTrigger (or queueName)")
+	case b.TopicName != "" && b.SubscriptionName == "":
+		bad(field+".subscriptionName", "required with topicName")
+	}
+	if b.IsSessionsEnabled {
+		bad(field+".isSessionsEnabled", "session-enabled triggers are not supported by the local host")
+	}
+	if c := strings.ToLower(b.Cardinality); c != "" && c != "one" {
+		bad(field+".cardinality", "only \"one\" is supported by the local host, got %q", b.Cardinality)
+	}
+	conn := b.Connection
+	if conn == "" {
+		conn = "AzureWebJobsServiceBus"
+	}
+	v, ok := s.Lookup(conn)
+	if !ok {
+		// Like the Service Bus extension, also accept the AzureWebJobs prefix.
+		v, ok = s.Lookup("AzureWebJobs" + conn)
+	}
+	if !ok || v == "" {
+		bad(field+".connection", "app setting %q not found (local.settings.json Values or environment)", conn)
+	}
+	fn.ServiceBusConnection = v
+}
+
+func validateTimerTrigger(fn *Function, b *Binding, field string, bad badFunc) {
+	if b.Schedule == "" {
+		bad(field+".schedule", "required for timerTrigger")
+		return
+	}
+	sch, err := ParseSchedule(b.Schedule)
+	if err != nil {
+		bad(field+".schedule", "%v", err)
+		return
+	}
+	fn.Schedule = sch
+	if b.UseMonitor != nil {
+		fn.UseMonitor = *b.UseMonitor
+	} else {
+		// The timer extension monitors schedules whose interval is at least a minute.
+		fn.UseMonitor = sch.minInterval() >= time.Minute
+	}
+}
+
+func validateHTTPTrigger(fn *Function, b *Binding, field string, cfg HostConfig, bad badFunc) {
+	switch strings.ToLower(b.AuthLevel) {
+	case "", "anonymous", "function", "admin":
+	default:
+		bad(field+".authLevel", "must be anonymous, function or admin, got %q", b.AuthLevel)
+	}
+	for i, m := range b.Methods {
+		switch strings.ToUpper(m) {
+		case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE":
+		default:
+			bad(fmt.Sprintf("%s.methods[%d]", field, i), "unknown HTTP method %q", m)
+		}
+	}
+	tmpl := b.Route
+	if tmpl == "" {
+		tmpl = fn.Name
+	}
+	r, err := parseRoute(cfg.RoutePrefix, tmpl)
+	if err != nil {
+		bad(field+".route", "%v", err)
+		return
+	}
+	fn.Route = r
+}
+
+// functionNames lists an app's function names, sorted, for messages.
+func (a *App) functionNames() []string {
+	var n []string
+	for _, f := range a.Functions {
+		n = append(n, f.Name)
+	}
+	sort.Strings(n)
+	return n
+}

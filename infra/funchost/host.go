@@ -1,0 +1,259 @@
+package funchost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// HostOptions tune a Host.
+type HostOptions struct {
+	// HTTPAddr is where httpTrigger functions are served; empty means
+	// 127.0.0.1:7071 (func's port). Use "127.0.0.1:0" for a free port.
+	HTTPAddr string
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// DrainTimeout bounds how long running invocations may finish after
+	// shutdown starts, before they are cancelled; zero means 10 s.
+	DrainTimeout time.Duration
+}
+
+// Host runs one or more apps: one handler process per app, and every app's
+// HTTP routes on one listener.
+type Host struct {
+	apps  []*appRuntime
+	opt   HostOptions
+	log   *slog.Logger
+	ln    net.Listener
+	http  *httpRouter
+	ready chan struct{}
+
+	// observe, when set (tests and benchmarks), receives the timing of every
+	// Service Bus invocation.
+	observe func(invocationTiming)
+	// openReceiver replaces azservicebus in unit tests.
+	openReceiver openReceiver
+}
+
+// appRuntime is an app with its handler process.
+type appRuntime struct {
+	*App
+	worker *worker
+	host   *Host
+}
+
+// NewHost checks that the apps fit together (no route served twice) and
+// listens on the HTTP address.
+func NewHost(apps []*App, opt HostOptions) (*Host, error) {
+	if len(apps) == 0 {
+		return nil, errors.New("funchost: no app")
+	}
+	h := &Host{opt: opt, log: opt.Logger, ready: make(chan struct{})}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	names := map[string]string{}
+	for _, a := range apps {
+		for _, f := range a.Functions {
+			if other, ok := names[strings.ToLower(f.Name)]; ok && other != a.Dir {
+				h.log.Warn("function name used by two apps", "function", f.Name, "apps", []string{other, a.Dir})
+			}
+			names[strings.ToLower(f.Name)] = a.Dir
+		}
+		rt := &appRuntime{App: a, host: h}
+		rt.worker = newWorker(a)
+		h.apps = append(h.apps, rt)
+	}
+	router, err := newHTTPRouter(h.apps)
+	if err != nil {
+		return nil, err
+	}
+	h.http = router
+	addr := opt.HTTPAddr
+	if addr == "" {
+		addr = "127.0.0.1:7071"
+	}
+	h.ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("funchost: listen for HTTP triggers: %w", err)
+	}
+	return h, nil
+}
+
+// URL is the base URL of the HTTP listener, e.g. http://127.0.0.1:7071.
+func (h *Host) URL() string { return "http://" + h.ln.Addr().String() }
+
+// Ready is closed once every app's handler has answered and every trigger
+// listener has started.
+func (h *Host) Ready() <-chan struct{} { return h.ready }
+
+// Run runs every app until ctx ends, then stops receiving, lets running
+// invocations finish (up to DrainTimeout), and stops the handlers.
+func (h *Host) Run(ctx context.Context) error {
+	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	invokeCtx, stopInvocations := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopInvocations()
+
+	var workers sync.WaitGroup
+	for _, a := range h.apps {
+		workers.Add(1)
+		go func() { defer workers.Done(); _ = a.worker.run(workerCtx) }()
+	}
+
+	srv := &http.Server{Handler: h.http, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return invokeCtx }}
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(h.ln) }()
+
+	var triggers sync.WaitGroup
+	var startErr error
+	for _, a := range h.apps {
+		for _, f := range a.Functions {
+			switch strings.ToLower(f.Trigger.Type) {
+			case "servicebustrigger":
+				l, err := newServiceBusListener(a, f)
+				if err != nil {
+					startErr = errors.Join(startErr, err)
+					continue
+				}
+				triggers.Add(1)
+				go func() { defer triggers.Done(); l.run(ctx, invokeCtx) }()
+			case "timertrigger":
+				t, err := newTimerListener(a, f)
+				if err != nil {
+					startErr = errors.Join(startErr, err)
+					continue
+				}
+				triggers.Add(1)
+				go func() { defer triggers.Done(); t.run(ctx, invokeCtx) }()
+			}
+		}
+	}
+	if startErr == nil {
+		go func() {
+			for _, a := range h.apps {
+				if _, err := a.worker.endpoint(ctx); err != nil {
+					return
+				}
+			}
+			h.log.Info("host started", "http", h.URL(), "apps", len(h.apps))
+			close(h.ready)
+		}()
+		<-ctx.Done()
+	}
+
+	// Shutdown: stop taking new work, drain, then stop the handlers.
+	drain := h.opt.DrainTimeout
+	if drain == 0 {
+		drain = 10 * time.Second
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
+	_ = srv.Shutdown(shutdownCtx) // waits for HTTP invocations in flight
+	cancel()
+	drained := make(chan struct{})
+	go func() { triggers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(drain):
+		stopInvocations()
+		<-drained
+	}
+	stopInvocations()
+	stopWorkers()
+	workers.Wait()
+	<-srvDone
+	return startErr
+}
+
+// Run runs a single app with default host options (HTTP on 127.0.0.1:7071).
+func (a *App) Run(ctx context.Context) error {
+	h, err := NewHost([]*App{a}, HostOptions{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	return h.Run(ctx)
+}
+
+// invocationTiming is what the benchmark measures.
+type invocationTiming struct {
+	Function        string
+	Received        time.Time     // message handed to the host by the SDK
+	Answered        time.Time     // handler's response read
+	Settled         time.Time     // complete/abandon acknowledged
+	HandlerReported time.Duration // X-Handler-Duration from the test handler, if any
+	Succeeded       bool
+}
+
+// invocationResult is the outcome of one call to the handler.
+type invocationResult struct {
+	ID       string
+	Response *invocationResponse
+	Header   http.Header
+}
+
+// invoke runs one invocation, with the func-style log lines around it. A
+// non-2xx answer, a transport error or the function timeout fail it.
+func (a *appRuntime) invoke(ctx context.Context, fn *Function, reason string, req *invocationRequest) (*invocationResult, error) {
+	id := newGUID()
+	log := a.log.With("app", a.Name, "function", "Functions."+fn.Name, "invocationId", id)
+	log.Info(fmt.Sprintf("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.Name, reason, id))
+	start := time.Now()
+	res, err := a.call(ctx, fn, id, req)
+	d := time.Since(start)
+	if err != nil {
+		log.Error(fmt.Sprintf("Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)", fn.Name, id, d.Milliseconds()),
+			"outcome", "Failed", "duration", d, "err", err)
+		return res, err
+	}
+	log.Info(fmt.Sprintf("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.Name, id, d.Milliseconds()),
+		"outcome", "Succeeded", "duration", d)
+	return res, nil
+}
+
+func (a *appRuntime) call(ctx context.Context, fn *Function, id string, req *invocationRequest) (*invocationResult, error) {
+	if t := a.Config.FunctionTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, t, fmt.Errorf("timeout value of %s exceeded by function 'Functions.%s'", t, fn.Name))
+		defer cancel()
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	status, hdr, respBody, err := a.worker.post(ctx, fn.Name, id, body)
+	res := &invocationResult{ID: id, Header: hdr}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			return res, cause
+		}
+		return res, err
+	}
+	var resp invocationResponse
+	if len(strings.TrimSpace(string(respBody))) > 0 {
+		if jerr := json.Unmarshal(respBody, &resp); jerr != nil && status/100 == 2 {
+			return res, fmt.Errorf("handler answered %d with a body that is not an invocation response: %v", status, jerr)
+		}
+	}
+	res.Response = &resp
+	for _, l := range resp.Logs {
+		a.log.Info(fmt.Sprint(l), "app", a.Name, "function", "Functions."+fn.Name, "invocationId", id, "source", "function")
+	}
+	if status/100 != 2 {
+		return res, fmt.Errorf("handler answered HTTP %d: %s", status, truncate(respBody, 300))
+	}
+	return res, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
