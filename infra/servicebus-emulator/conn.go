@@ -189,7 +189,11 @@ func (c *conn) writer() {
 	for {
 		c.mu.Lock()
 		batch, c.out = c.out, batch[:0]
+		closing := c.closing
 		c.mu.Unlock()
+		if len(batch) == 0 && closing {
+			return
+		}
 		if len(batch) == 0 {
 			if err := bw.Flush(); err != nil {
 				return

@@ -8,14 +8,6 @@ import (
 	"time"
 )
 
-// rule decides whether a subscription gets a copy of a message and may rewrite
-// its application properties.
-type rule struct {
-	name   string
-	match  func(b *body) (bool, error)
-	action func(props map[string]any) error // nil: none
-}
-
 type subscription struct {
 	name  string
 	q     *queue
@@ -66,9 +58,10 @@ func (t *topic) send(b *body, now time.Time) error {
 // i-th subscription gets, nil for none. A full subscription refuses the send.
 func (t *topic) route(b *body) ([]*body, error) {
 	targets := make([]*body, len(t.subs))
+	fm := filterMessage(b)
 	for i, sub := range t.subs {
 		for _, r := range sub.rules {
-			ok, err := r.match(b)
+			ok, err := r.filter.Match(fm)
 			if err != nil {
 				t.log("rule failed", "topic", t.name, "subscription", sub.name, "rule", r.name, "err", err)
 				continue
@@ -78,13 +71,9 @@ func (t *topic) route(b *body) ([]*body, error) {
 			}
 			target := b
 			if r.action != nil {
-				props := map[string]any{}
-				for k, v := range b.msg.ApplicationProperties {
-					props[k] = v
-				}
-				if err := r.action(props); err != nil {
+				if nb, err := applyAction(b, r.action); err != nil {
 					t.log("rule action failed", "topic", t.name, "subscription", sub.name, "rule", r.name, "err", err)
-				} else if nb, err := b.withAppProps(props); err == nil {
+				} else {
 					target = nb
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	goamqp "github.com/Azure/go-amqp"
+
+	"meterline/infra/servicebus-emulator/filter"
 )
 
 func testBody(t *testing.T, id string, props map[string]any) *body {
@@ -155,11 +157,15 @@ func TestQueueDedupScheduleDefer(t *testing.T) {
 
 func TestTopicFanOutWithRules(t *testing.T) {
 	now := time.Unix(1000, 0)
-	mk := func(name string, want string) *subscription {
+	mk := func(name string, sql string) *subscription {
+		f, err := filter.ParseSQL(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return &subscription{name: name, q: newQueue("t/Subscriptions/"+name, entityProps{LockDuration: time.Minute}, true, defaultLimits, func(string, ...any) {}),
-			rules: []rule{{name: "r", match: func(b *body) (bool, error) { return want == "" || b.msg.ApplicationProperties["type"] == want, nil }}}}
+			rules: []rule{{name: "r", filter: f}}}
 	}
-	tp := &topic{name: "t", log: func(string, ...any) {}, subs: []*subscription{mk("all", ""), mk("x", "X"), mk("y", "Y")}}
+	tp := &topic{name: "t", log: func(string, ...any) {}, subs: []*subscription{mk("all", "1=1"), mk("x", "type = 'X'"), mk("y", "type IN ('Y', 'Z')")}}
 	_ = tp.send(testBody(t, "1", map[string]any{"type": "X"}), now)
 	_ = tp.send(testBody(t, "2", map[string]any{"type": "Y"}), now)
 	if a, x, y := tp.subs[0].q.count(), tp.subs[1].q.count(), tp.subs[2].q.count(); a != 2 || x != 1 || y != 1 {
