@@ -12,6 +12,11 @@ import (
 // the name as written in the expression; Service Bus compares property names
 // case-insensitively, so an implementation should fall back to a
 // case-insensitive lookup when the exact name is missing (MapMessage does).
+//
+// Values may be nil, string, bool, any Go integer or float type, time.Time
+// (EnqueuedTimeUtc, ScheduledEnqueueTimeUtc, ...) or time.Duration
+// (TimeToLive); other types are neither equal nor ordered to anything.
+// A property that is absent is reported with ok == false and is NULL.
 type Message interface {
 	System(name string) (any, bool)
 	User(name string) (any, bool)

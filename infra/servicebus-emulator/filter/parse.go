@@ -450,6 +450,11 @@ func (p *parser) parseUnary() (node, error) {
 		return p.parsePrimary()
 	}
 	p.next()
+	if n := p.peek(); t.text == "-" && n.kind == tInt && n.text == "9223372036854775808" {
+		// The one int64 whose magnitude is not an int64 itself.
+		p.next()
+		return &constNode{v: value{k: kInt, i: -1 << 63}, pos: t.pos}, nil
+	}
 	if err := p.enter(t.pos); err != nil {
 		return nil, err
 	}

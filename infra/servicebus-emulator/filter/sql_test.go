@@ -127,6 +127,11 @@ func TestSQLMatch(t *testing.T) {
 		{"'it''s' = 'it''s'", true},
 		{"sys.EnqueuedTimeUtc IS NOT NULL", true},
 		{"sys.TimeToLive IS NOT NULL", true},
+		{"-9223372036854775808 < -9223372036854775807", true},
+		{"2 * -9223372036854775808 = 0", true}, // int64 arithmetic wraps, as in C#
+		{"sys.SequenceNumber = 42.0", true},
+		{"count32 IN (6, 7.0)", true},
+		{"price % 2 = 1.5", true},
 	}
 	for _, c := range cases {
 		f, err := filter.ParseSQL(c.expr)
@@ -428,6 +433,18 @@ func BenchmarkSQLParse(b *testing.B) {
 	for b.Loop() {
 		if _, err := filter.ParseSQL("type IN ('a','b','c') AND user.v > 2"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCorrelationMatch(b *testing.B) {
+	f := &filter.Correlation{Label: "order.created", Properties: map[string]any{"type": "a"}}
+	m := msg()
+	b.ReportAllocs()
+	for b.Loop() {
+		ok, err := f.Match(m)
+		if !ok || err != nil {
+			b.Fatal(ok, err)
 		}
 	}
 }
