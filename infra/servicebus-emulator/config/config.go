@@ -131,7 +131,15 @@ func (e *FieldError) Error() string {
 func (e *FieldError) Unwrap() error { return e.Err }
 
 func short(v any) string {
-	s := fmt.Sprintf("%#v", v)
+	var s string
+	switch v.(type) {
+	case string:
+		s = fmt.Sprintf("%q", v)
+	case map[string]any, []any:
+		s = fmt.Sprintf("%v", v)
+	default:
+		s = fmt.Sprint(v)
+	}
 	if len(s) > 80 {
 		s = s[:77] + "..."
 	}

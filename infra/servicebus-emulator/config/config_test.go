@@ -389,3 +389,19 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldErrorValue(t *testing.T) {
+	_, err := config.Parse(mutate(t, func(d doc) { qprops(d, 0)["MaxDeliveryCount"] = 11 }))
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Value != int64(11) {
+		t.Fatalf("want Value int64(11), got %#v", err)
+	}
+	want := "config: UserConfig.Namespaces[0].Queues[0].Properties.MaxDeliveryCount = 11: must be between 1 and 10"
+	if fe.Error() != want {
+		t.Errorf("Error() = %q, want %q", fe.Error(), want)
+	}
+	_, err = config.Parse(mutate(t, func(d doc) { qprops(d, 0)["LockDuration"] = "PT1S" }))
+	if !errors.As(err, &fe) || !strings.Contains(fe.Error(), `= "PT1S": must be between PT5S and PT5M`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -79,8 +79,24 @@ func (r *reader) fail(path string, v any, format string, args ...any) {
 
 func (r *reader) failErr(path string, v any, err error, format string, args ...any) {
 	if len(r.errs) < maxErrors {
-		r.errs = append(r.errs, &FieldError{Path: path, Value: v, Msg: fmt.Sprintf(format, args...), Err: err})
+		r.errs = append(r.errs, &FieldError{Path: path, Value: plain(v), Msg: fmt.Sprintf(format, args...), Err: err})
 	}
+}
+
+// plain turns a json.Number into the int64 or float64 it holds, so that a
+// FieldError's Value reads like the JSON it came from.
+func plain(v any) any {
+	n, ok := v.(json.Number)
+	if !ok {
+		return v
+	}
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	if f, err := n.Float64(); err == nil {
+		return f
+	}
+	return string(n)
 }
 
 // field looks a property up by its schema name, exactly first and then
@@ -396,7 +412,7 @@ func (r *reader) rule(path string, v any, seen map[string]string) Rule {
 				} else if strings.TrimSpace(expr) != "" {
 					a, err := filter.ParseAction(expr)
 					if err != nil {
-						r.failErr(ep, ev, err, "%v", err)
+						r.failErr(ep, ev, err, "%s", sqlProblem(err))
 					}
 					rule.Action = a
 				}
@@ -428,7 +444,7 @@ func (r *reader) sqlFilter(props object, path string) filter.Filter {
 	}
 	f, err := filter.ParseSQL(expr)
 	if err != nil {
-		r.failErr(ep, ev, err, "%v", err)
+		r.failErr(ep, ev, err, "%s", sqlProblem(err))
 		return nil
 	}
 	return f
@@ -652,4 +668,12 @@ func (r *reader) checkForwarding(path string, ns *Namespace) {
 			check(pp+".ForwardDeadLetteredMessagesTo", "", s.Properties.ForwardDeadLetteredMessagesTo)
 		}
 	}
+}
+
+func sqlProblem(err error) string {
+	var se *filter.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("SQL syntax error at offset %d: %s", se.Pos, se.Msg)
+	}
+	return err.Error()
 }
