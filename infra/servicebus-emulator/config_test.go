@@ -1,0 +1,86 @@
+package emulator
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"meterline/infra/servicebus-emulator/config"
+)
+
+func subReceiver(t testing.TB, c *azservicebus.Client, topic, sub string, opt *azservicebus.ReceiverOptions) *azservicebus.Receiver {
+	t.Helper()
+	r, err := c.NewReceiverForSubscription(topic, sub, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	return r
+}
+
+func TestShippedConfigFansOutToEverySubscription(t *testing.T) {
+	srv := ForTest(t, nil)
+	client := newClient(t, srv)
+	ctx := ctxT(t, 20*time.Second)
+	send(t, ctx, mustSender(t, client, "subscriptions"), &azservicebus.Message{Body: []byte("e1"), ApplicationProperties: map[string]any{"type": "SubscriptionStarted"}})
+	for _, sub := range []string{"cloudapi", "product", "subscriptions"} {
+		r := subReceiver(t, client, "subscriptions", sub, nil)
+		got := receiveN(t, ctx, r, 1)
+		if string(got[0].Body) != "e1" || *got[0].SequenceNumber != 1 {
+			t.Fatalf("%s: %q seq %d", sub, got[0].Body, *got[0].SequenceNumber)
+		}
+		if err := r.CompleteMessage(ctx, got[0], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const filterConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns","Queues":[],"Topics":[{"Name":"events",
+ "Properties":{"RequiresDuplicateDetection":true,"DuplicateDetectionHistoryTimeWindow":"PT5S"},
+ "Subscriptions":[
+  {"Name":"all"},
+  {"Name":"billing","Rules":[{"Name":"r","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"type IN ('InvoiceIssued','InvoicePaid') AND amount > 10"},
+     "Action":{"SqlExpression":"SET routed = 'billing'"}}}]},
+  {"Name":"by-label","Rules":[{"Name":"r","Properties":{"FilterType":"Correlation","CorrelationFilter":{"Label":"urgent","Properties":{"region":"eu"}}}}]},
+  {"Name":"sys","Rules":[{"Name":"r","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"sys.MessageId LIKE 'x-%' OR user.missing IS NOT NULL"}}}]}
+ ]}]}],"Logging":{"Type":"Console"}}}`
+
+func TestConfigRulesFilterAndAction(t *testing.T) {
+	cfg, err := config.Parse([]byte(filterConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ForTest(t, cfg)
+	client := newClient(t, srv)
+	ctx := ctxT(t, 20*time.Second)
+	s := mustSender(t, client, "events")
+	urgent := "urgent"
+	ids := []string{"x-1", "2", "3", "4"}
+	send(t, ctx, s,
+		&azservicebus.Message{MessageID: &ids[0], Body: []byte("paid"), ApplicationProperties: map[string]any{"type": "InvoicePaid", "amount": int64(50)}},
+		&azservicebus.Message{MessageID: &ids[1], Body: []byte("small"), ApplicationProperties: map[string]any{"type": "InvoicePaid", "amount": 5.0}},
+		&azservicebus.Message{MessageID: &ids[2], Body: []byte("urgent-eu"), Subject: &urgent, ApplicationProperties: map[string]any{"region": "eu"}},
+		&azservicebus.Message{MessageID: &ids[3], Body: []byte("urgent-us"), Subject: &urgent, ApplicationProperties: map[string]any{"region": "us"}},
+		&azservicebus.Message{MessageID: &ids[0], Body: []byte("duplicate of x-1")},
+	)
+	want := map[string][]string{
+		"all":      {"paid", "small", "urgent-eu", "urgent-us"},
+		"billing":  {"paid"},
+		"by-label": {"urgent-eu"},
+		"sys":      {"paid"},
+	}
+	for sub, w := range want {
+		r := subReceiver(t, client, "events", sub, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+		got := receiveN(t, ctx, r, len(w))
+		if b := bodies(got); !slices.Equal(b, w) {
+			t.Fatalf("%s got %v, want %v", sub, b, w)
+		}
+		if sub == "billing" && got[0].ApplicationProperties["routed"] != "billing" {
+			t.Fatalf("rule action not applied: %v", got[0].ApplicationProperties)
+		}
+		receiveNone(t, r, 100*time.Millisecond)
+	}
+}

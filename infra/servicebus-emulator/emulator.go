@@ -1,0 +1,143 @@
+// Package emulator is a Service Bus emulator in pure Go: an AMQP 1.0 server
+// that the unmodified Azure Service Bus SDKs talk to with a connection string
+// containing UseDevelopmentEmulator=true. It reads the official emulator's
+// config.json, starts in milliseconds and runs inside Go tests.
+//
+// Pieces: the codec (package amqp) reads and writes frames; conn.go and
+// session.go speak the AMQP connection, session and link protocol; rpc.go
+// answers $cbs and $management requests; queue.go and namespace.go are the
+// broker (locks, delivery counts, dead-lettering, TTL, scheduling, duplicate
+// detection, topic fan-out through the filter package's rules).
+package emulator
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"meterline/infra/servicebus-emulator/config"
+	"meterline/infra/servicebus-emulator/filter"
+)
+
+// Options configure Start.
+type Options struct {
+	Addr    string         // listen address; "127.0.0.1:0" when empty
+	Config  *config.Config // entities; nil = the shipped config.json
+	DataDir string         // keep messages across restarts in this directory; "" = memory only
+	Log     *slog.Logger   // nil = discard
+}
+
+//go:embed config.json
+var shippedConfig []byte
+
+// ShippedConfig parses the config.json shipped with the emulator.
+func ShippedConfig() (*config.Config, error) { return config.Parse(shippedConfig) }
+
+// Start listens and serves until Close. ctx only bounds the start.
+func Start(ctx context.Context, opt Options) (*Server, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := opt.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = ShippedConfig(); err != nil {
+			return nil, fmt.Errorf("servicebus emulator: shipped config: %w", err)
+		}
+	}
+	ns := namespaceFromConfig(cfg, log)
+	var st *store
+	if opt.DataDir != "" {
+		var err error
+		if st, err = openStore(opt.DataDir, ns, log); err != nil {
+			return nil, err
+		}
+	}
+	s, err := start(ctx, opt.Addr, ns, log, st)
+	if err != nil && st != nil {
+		_ = st.close()
+	}
+	return s, err
+}
+
+// ForTest starts an emulator on a free loopback port for the length of a test.
+// A nil cfg means the shipped config.json.
+func ForTest(t testing.TB, cfg *config.Config) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), Options{Config: cfg})
+	if err != nil {
+		t.Fatalf("servicebus emulator: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// namespaceFromConfig builds the entities. Every namespace of the config is
+// served on the one endpoint, as the official emulator does with its single one.
+func namespaceFromConfig(cfg *config.Config, log *slog.Logger) *namespace {
+	ns := newNamespace()
+	logf := func(msg string, args ...any) { log.Info(msg, args...) }
+	for _, n := range cfg.Namespaces {
+		for _, q := range n.Queues {
+			warnUnsupported(log, q.Name, q.Properties)
+			ns.addQueue(newQueue(q.Name, propsFromConfig(q.Properties, config.EntityProperties{}), true, defaultLimits, logf))
+		}
+		for _, t := range n.Topics {
+			tp := &topic{name: t.Name, log: logf, props: entityProps{
+				RequiresDuplicateDetection: t.Properties.RequiresDuplicateDetection,
+				DuplicateWindow:            t.Properties.DuplicateDetectionHistoryTimeWindow,
+			}}
+			for _, s := range t.Subscriptions {
+				name := t.Name + "/Subscriptions/" + s.Name
+				warnUnsupported(log, name, s.Properties)
+				sub := &subscription{name: s.Name, q: newQueue(name, propsFromConfig(s.Properties, t.Properties), true, defaultLimits, logf)}
+				for _, r := range s.Rules {
+					f := r.Filter
+					if f == nil {
+						f = filter.True
+					}
+					sub.rules = append(sub.rules, rule{name: r.Name, filter: f, action: r.Action})
+				}
+				tp.subs = append(tp.subs, sub)
+			}
+			ns.addTopic(tp)
+		}
+	}
+	return ns
+}
+
+// propsFromConfig maps config properties; a subscription's TTL is capped by its topic's.
+func propsFromConfig(p config.EntityProperties, parent config.EntityProperties) entityProps {
+	ttl := p.DefaultMessageTimeToLive
+	if pt := parent.DefaultMessageTimeToLive; pt > 0 && (ttl == 0 || pt < ttl) {
+		ttl = pt
+	}
+	return entityProps{
+		LockDuration:               p.LockDuration,
+		MaxDeliveryCount:           p.MaxDeliveryCount,
+		DefaultTTL:                 ttl,
+		DeadLetterOnExpiration:     p.DeadLetteringOnMessageExpiration,
+		RequiresDuplicateDetection: p.RequiresDuplicateDetection,
+		DuplicateWindow:            p.DuplicateDetectionHistoryTimeWindow,
+	}
+}
+
+func warnUnsupported(log *slog.Logger, entity string, p config.EntityProperties) {
+	var missing []string
+	if p.RequiresSession {
+		missing = append(missing, "RequiresSession")
+	}
+	if p.ForwardTo != "" {
+		missing = append(missing, "ForwardTo")
+	}
+	if p.ForwardDeadLetteredMessagesTo != "" {
+		missing = append(missing, "ForwardDeadLetteredMessagesTo")
+	}
+	if len(missing) > 0 {
+		log.Warn("entity properties not supported by this emulator are ignored", "entity", entity, "properties", strings.Join(missing, ","))
+	}
+}
