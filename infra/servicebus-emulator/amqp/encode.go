@@ -366,15 +366,13 @@ func appendList(b []byte, l []any, depth int) ([]byte, error) {
 	return finishCompound(b, start, len(l), codeList8, codeList32)
 }
 
-// appendMap writes the entries in the order of their encoded keys, so equal
-// maps always encode to equal bytes.
+// appendMap writes the entries in the order of their encoded keys (then
+// values, for keys such as pointers that encode alike), so equal maps always
+// encode to equal bytes.
 func appendMap(b []byte, n int, each func(func(k, v any)), depth int) ([]byte, error) {
 	b, start := reserveCompound(b)
-	if n == 0 {
-		return finishCompound(b, start, 0, codeMap8, codeMap32)
-	}
-	if n == 1 {
-		var err error
+	var err error
+	if n <= 1 {
 		each(func(k, v any) {
 			if b, err = appendValue(b, k, depth+1); err == nil {
 				b, err = appendValue(b, v, depth+1)
@@ -383,39 +381,38 @@ func appendMap(b []byte, n int, each func(func(k, v any)), depth int) ([]byte, e
 		if err != nil {
 			return b, err
 		}
-		return finishCompound(b, start, 2, codeMap8, codeMap32)
+		return finishCompound(b, start, 2*n, codeMap8, codeMap32)
 	}
-	type entry struct {
-		key []byte
-		val any
-	}
+	// Encode each entry into scratch, sort, then copy into b.
+	type entry struct{ off, keyEnd, end int }
 	entries := make([]entry, 0, n)
-	var keys []byte
-	var err error
+	var scratch []byte
 	each(func(k, v any) {
 		if err != nil {
 			return
 		}
-		from := len(keys)
-		keys, err = appendValue(keys, k, depth+1)
-		entries = append(entries, entry{key: keys[from:len(keys):len(keys)], val: v})
+		e := entry{off: len(scratch)}
+		if scratch, err = appendValue(scratch, k, depth+1); err != nil {
+			return
+		}
+		e.keyEnd = len(scratch)
+		if scratch, err = appendValue(scratch, v, depth+1); err != nil {
+			return
+		}
+		e.end = len(scratch)
+		entries = append(entries, e)
 	})
 	if err != nil {
 		return b, err
 	}
-	// keys may have been reallocated while growing: re-slice from the final buffer.
-	off := 0
-	for i := range entries {
-		l := len(entries[i].key)
-		entries[i].key = keys[off : off+l]
-		off += l
-	}
-	slices.SortFunc(entries, func(x, y entry) int { return bytes.Compare(x.key, y.key) })
-	for _, e := range entries {
-		b = append(b, e.key...)
-		if b, err = appendValue(b, e.val, depth+1); err != nil {
-			return b, err
+	slices.SortFunc(entries, func(x, y entry) int {
+		if c := bytes.Compare(scratch[x.off:x.keyEnd], scratch[y.off:y.keyEnd]); c != 0 {
+			return c
 		}
+		return bytes.Compare(scratch[x.keyEnd:x.end], scratch[y.keyEnd:y.end])
+	})
+	for _, e := range entries {
+		b = append(b, scratch[e.off:e.end]...)
 	}
 	return finishCompound(b, start, 2*len(entries), codeMap8, codeMap32)
 }
@@ -495,25 +492,43 @@ func appendArrayBody(b []byte, elems []any, depth int) ([]byte, error) {
 	}
 	first := elems[0]
 	if d, ok := first.(*Described); ok && d != nil {
+		if d.Descriptor == nil {
+			return b, &EncodeError{Msg: "described value without descriptor"}
+		}
+		// Elements share one descriptor: compare them by their encoding,
+		// which also works for descriptors Go cannot compare.
+		desc, err := appendValue(nil, d.Descriptor, depth+1)
+		if err != nil {
+			return b, err
+		}
 		inner := make([]any, len(elems))
+		var scratch []byte
 		for i, e := range elems {
 			de, ok := e.(*Described)
-			if !ok || de == nil || !sameDescriptor(de.Descriptor, d.Descriptor) {
+			if !ok || de == nil {
+				return b, &EncodeError{Msg: fmt.Sprintf("array elements of mixed types %T and %T", first, e)}
+			}
+			if scratch, err = appendValue(scratch[:0], de.Descriptor, depth+1); err != nil {
+				return b, err
+			}
+			if !bytes.Equal(scratch, desc) {
 				return b, &EncodeError{Msg: "array elements must share one descriptor"}
 			}
 			inner[i] = de.Value
 		}
-		b = append(b, codeDescribed)
-		b, err := appendValue(b, d.Descriptor, depth+1)
-		if err != nil {
-			return b, err
-		}
+		b = append(append(b, codeDescribed), desc...)
 		return appendArrayBody(b, inner, depth+1)
 	}
+	firstCode, _ := wideCode(first)
 	for _, e := range elems {
-		if reflect.TypeOf(e) != reflect.TypeOf(first) {
-			return b, &EncodeError{Msg: fmt.Sprintf("array elements of mixed types %T and %T", first, e)}
+		if reflect.TypeOf(e) == reflect.TypeOf(first) {
+			continue
 		}
+		// Arrays of arrays (or maps) may mix Go types that share one constructor.
+		if c, ok := wideCode(e); ok && (c == codeArray32 || c == codeMap32) && c == firstCode {
+			continue
+		}
+		return b, &EncodeError{Msg: fmt.Sprintf("array elements of mixed types %T and %T", first, e)}
 	}
 	switch first.(type) {
 	case nil:
@@ -539,15 +554,6 @@ func appendArrayBody(b []byte, elems []any, depth int) ([]byte, error) {
 		b = append(b[:p], b[p+1:]...)
 	}
 	return b, nil
-}
-
-func sameDescriptor(a, b any) (same bool) {
-	defer func() {
-		if recover() != nil { // incomparable descriptors
-			same = false
-		}
-	}()
-	return a == b
 }
 
 func appendVarElems(b []byte, elems []any) ([]byte, error) {
