@@ -168,3 +168,26 @@ func (u *User) Unlock() ([]any, error) {
 	}
 	return []any{contracts.UserUnlocked{UserID: u.id, CustomerID: u.customerID}}, nil
 }
+
+// Register creates the user with its first API key and, optionally, a password, in one step.
+// Registering the same user again (a retried request) makes no event: the key of the first
+// attempt was already shown, and is never shown again.
+func (u *User) Register(customerID, email string, password *PasswordHash, keyID string, key APIKey) ([]any, error) {
+	events, err := u.Create(customerID, email)
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	if err := checkID("keyId", keyID); err != nil {
+		return nil, err
+	}
+	if key.Hash == "" {
+		return nil, Invalid("key", "is required")
+	}
+	if password != nil {
+		if password.hash == "" {
+			return nil, Invalid("password", "is required")
+		}
+		events = append(events, contracts.UserPasswordSet{UserID: u.id, CustomerID: customerID, PasswordHash: password.hash})
+	}
+	return append(events, contracts.ApiKeyIssued{UserID: u.id, CustomerID: customerID, KeyID: keyID, KeyHash: key.Hash}), nil
+}

@@ -169,3 +169,23 @@ func TestLockAndUnlockAUser(t *testing.T) {
 	aggregate.Given(t, user(), userCreated, locked).When((*domain.User).Unlock).Then(contracts.UserUnlocked{UserID: "u1", CustomerID: "c1"})
 	aggregate.Given(t, user(), userCreated).When((*domain.User).Unlock).ThenNothing()
 }
+
+func TestRegisterAUserWithPasswordAndFirstKey(t *testing.T) {
+	k := key(t)
+	h, err := domain.HashPassword("correct horse battery", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aggregate.Given(t, user()).
+		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", &h, "k1", k) }).
+		Then(userCreated, contracts.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: h.String()}, issued("k1", k))
+	aggregate.Given(t, user()).
+		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "k1", k) }).
+		Then(userCreated, issued("k1", k))
+	aggregate.Given(t, user(), userCreated, issued("k1", k)).
+		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "k2", key(t)) }).
+		ThenNothing()
+	aggregate.Given(t, user()).
+		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "", k) }).
+		ThenError(domain.ErrInvalid)
+}
