@@ -8,7 +8,8 @@
 //
 //   - exactly one namespace, named "sbemulatorns", with Queues and Topics
 //     arrays (either may be empty) and at most 50 queues and topics together;
-//   - every topic has 1 to 50 subscriptions, a topic at most 1000 rules;
+//   - every topic has 1 to 50 subscriptions, at most 1000 rules and at most
+//     20 SQL filters (the emulator's quota); an action at most 32 statements;
 //   - names match ^[A-Za-z0-9]$|^[A-Za-z0-9][\w-./]*[A-Za-z0-9]$;
 //   - durations are ISO 8601 (PT1M, PT20S, P1D): LockDuration PT5S..PT5M,
 //     DefaultMessageTimeToLive PT5M..PT1H, DuplicateDetectionHistoryTimeWindow

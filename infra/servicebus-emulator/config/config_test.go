@@ -288,6 +288,15 @@ func TestParseRejectsWithPath(t *testing.T) {
 			}
 			ns(d)["Queues"] = qs
 		}, nsPath + ".Queues[50]", "more than 50"},
+		{"21 SQL filters", func(d doc) {
+			var ss []any
+			for i := range 21 {
+				ss = append(ss, doc{"Name": fmt.Sprintf("s%d", i), "Rules": []any{
+					doc{"Name": "r", "Properties": doc{"FilterType": "Sql", "SqlFilter": doc{"SqlExpression": "1=1"}}},
+				}})
+			}
+			topic(d)["Subscriptions"] = ss
+		}, nsPath + ".Topics[0].Subscriptions[20].Rules[0].Properties.SqlFilter", "more than 20 SQL filters"},
 		{"51 subscriptions", func(d doc) {
 			var ss []any
 			for i := range 51 {

@@ -19,6 +19,7 @@ const (
 	maxEntities           = 50   // queues + topics per namespace
 	maxSubscriptions      = 50   // per topic
 	maxRulesPerTopic      = 1000 // rules of all subscriptions of a topic
+	maxSQLFiltersPerTopic = 20   // the emulator's quota (Azure allows 2000)
 	maxEntityNameLength   = 260  // queues and topics
 	maxChildNameLength    = 50   // subscriptions and rules
 	maxErrors             = 50   // stop collecting after this many
@@ -345,6 +346,18 @@ func (r *reader) topic(path string, v any, seen map[string]string) Topic {
 	rules := 0
 	for i, s := range subs {
 		t.Subscriptions = append(t.Subscriptions, r.subscription(fmt.Sprintf("%s.Subscriptions[%d]", path, i), s, subSeen, &rules))
+	}
+	sqlFilters := 0
+	for i, s := range t.Subscriptions {
+		for j, rule := range s.Rules {
+			if _, isSQL := rule.Filter.(*filter.SQLFilter); !isSQL {
+				continue
+			}
+			if sqlFilters++; sqlFilters == maxSQLFiltersPerTopic+1 {
+				r.fail(fmt.Sprintf("%s.Subscriptions[%d].Rules[%d].Properties.SqlFilter", path, i, j), nil,
+					"more than %d SQL filters in the topic", maxSQLFiltersPerTopic)
+			}
+		}
 	}
 	return t
 }

@@ -1,8 +1,12 @@
 package filter
 
 import (
+	"strconv"
 	"strings"
 )
+
+// MaxActionStatements is Service Bus's limit on expressions per rule action.
+const MaxActionStatements = 32
 
 // Action is a parsed SQL rule action: SET and REMOVE statements applied, in
 // order, to each message a rule matches.
@@ -40,6 +44,9 @@ func parseAction(expr string, limits bool) (*Action, error) {
 			p.next()
 		case verb == "":
 			return nil, p.fail(t.pos, "expected SET or REMOVE, found "+describe(t))
+		}
+		if len(a.stmts) == MaxActionStatements {
+			return nil, p.fail(t.pos, "more than "+strconv.Itoa(MaxActionStatements)+" statements in one action")
 		}
 		target, err := p.parseProperty()
 		if err != nil {

@@ -364,6 +364,12 @@ func TestAction(t *testing.T) {
 	}
 }
 
+func TestActionMaxStatements(t *testing.T) {
+	if _, err := filter.ParseAction(strings.TrimSuffix(strings.Repeat("SET a = 1, ", 32), ", ")); err != nil {
+		t.Fatalf("32 statements rejected: %v", err)
+	}
+}
+
 func TestActionCaseInsensitiveNames(t *testing.T) {
 	a, err := filter.ParseAction("SET COLOR = 'Blue'")
 	if err != nil {
@@ -392,6 +398,7 @@ func TestActionErrors(t *testing.T) {
 		{"SET sys.Nope = 1", 8},
 		{"SET x = 1 y = 2", 10},
 		{"REMOVE 'x'", 7},
+		{strings.Repeat("SET a = 1; ", 32) + "SET b = 2", 32 * 11},
 	} {
 		_, err := filter.ParseAction(c.expr)
 		var se *filter.SyntaxError
