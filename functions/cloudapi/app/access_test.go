@@ -1,0 +1,192 @@
+package app_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"meterline/functions/cloudapi/acl"
+	"meterline/functions/cloudapi/app"
+	"meterline/functions/cloudapi/domain"
+	subs "meterline/functions/subscriptions/contracts"
+	"meterline/shared/eventstore"
+)
+
+func hashOf(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// event builds a Subscriptions envelope as it arrives on the topic.
+func event(t testing.TB, stream string, version int64, typ string, payload any) eventstore.Event {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.Event{ID: fmt.Sprintf("%s@%d", stream, version), Type: typ, SchemaVersion: 1, Stream: stream,
+		Version: version, Source: "subscriptions", Data: data}
+}
+
+type replica struct {
+	keys        *memDocs[domain.Key]
+	credentials *memDocs[domain.Credential]
+	users       *memDocs[domain.Lock]
+	customers   *memDocs[domain.Lock]
+	store       app.AccessStore
+}
+
+func newReplica() *replica {
+	r := &replica{keys: newDocs[domain.Key](), credentials: newDocs[domain.Credential](), users: newDocs[domain.Lock](), customers: newDocs[domain.Lock]()}
+	r.store = app.AccessStore{Keys: r.keys, Credentials: r.credentials, Users: r.users, Customers: r.customers}
+	return r
+}
+
+func (r *replica) apply(t testing.TB, e eventstore.Event) {
+	t.Helper()
+	change, err := acl.Translate(e)
+	if err != nil {
+		t.Fatalf("translate %s: %v", e.Type, err)
+	}
+	if change == nil {
+		return
+	}
+	if err := (app.AccessProjection{Store: r.store}).Apply(context.Background(), change); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *replica) state() string {
+	all := map[string]map[string]string{"keys": r.keys.snapshot(), "credentials": r.credentials.snapshot(),
+		"users": r.users.snapshot(), "customers": r.customers.snapshot()}
+	b, _ := json.Marshal(all)
+	return string(b)
+}
+
+func permutations(n int, visit func([]int)) {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	var rec func(k int)
+	rec = func(k int) {
+		if k == n {
+			visit(p)
+			return
+		}
+		for i := k; i < n; i++ {
+			p[k], p[i] = p[i], p[k]
+			rec(k + 1)
+			p[k], p[i] = p[i], p[k]
+		}
+	}
+	rec(0)
+}
+
+// Every order of a small history, each event also delivered twice, converges to one state:
+// the revoked key stays revoked (a late "issued" does not revive it), the latest lock wins, and
+// a key is usable before its user's creation arrives.
+func TestAccessProjectionConvergesInAnyOrder(t *testing.T) {
+	k1, k2 := hashOf("ml_key-one"), hashOf("ml_key-two")
+	history := []eventstore.Event{
+		event(t, "customer-c1", 1, subs.TypeCustomerCreated, subs.CustomerCreated{CustomerID: "c1", Name: "Acme", Plan: "basic"}),
+		event(t, "user-u1", 1, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1", Email: "a@x"}),
+		event(t, "user-u1", 2, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u1", CustomerID: "c1", KeyID: "k1", KeyHash: k1}),
+		event(t, "user-u1", 3, subs.TypeApiKeyRevoked, subs.ApiKeyRevoked{UserID: "u1", CustomerID: "c1", KeyID: "k1"}),
+		event(t, "user-u1", 4, subs.TypeUserLocked, subs.UserLocked{UserID: "u1", CustomerID: "c1"}),
+		event(t, "user-u1", 5, subs.TypeUserUnlocked, subs.UserUnlocked{UserID: "u1", CustomerID: "c1"}),
+		event(t, "customer-c1", 2, subs.TypeCustomerLocked, subs.CustomerLocked{CustomerID: "c1", Reason: "overdraft"}),
+		event(t, "user-u1", 6, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u1", CustomerID: "c1", KeyID: "k2", KeyHash: k2}),
+	}
+	ctx := context.Background()
+	var want string
+	runs := 0
+	permutations(len(history), func(order []int) {
+		r := newReplica()
+		for _, i := range order {
+			r.apply(t, history[i])
+		}
+		for _, i := range order[:3] { // redeliveries after the fact
+			r.apply(t, history[i])
+		}
+		got := r.state()
+		if runs == 0 {
+			want = got
+			gate := app.Gate{Store: r.store}
+			if _, err := gate.Authorize(ctx, k1); !errors.Is(err, domain.ErrRevokedKey) {
+				t.Fatalf("k1: %v, want revoked", err)
+			}
+			if _, err := gate.Authorize(ctx, k2); !errors.Is(err, domain.ErrCustomerLocked) {
+				t.Fatalf("k2: %v, want customer locked", err)
+			}
+			if u, _, _ := r.users.Get(ctx, "u1"); u.Locked || u.Version != 5 || !u.Known {
+				t.Fatalf("user %+v, want known, unlocked at version 5", u)
+			}
+		} else if got != want {
+			t.Fatalf("order %v converged to\n%s\nwant\n%s", order, got, want)
+		}
+		runs++
+	})
+	if runs != 40320 {
+		t.Fatalf("%d orders tried", runs)
+	}
+}
+
+func TestGate(t *testing.T) {
+	ctx := context.Background()
+	r := newReplica()
+	key := hashOf("ml_k")
+	gate := app.Gate{Store: r.store}
+	if _, err := gate.Authorize(ctx, key); !errors.Is(err, domain.ErrUnknownKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	// Known before its user and customer are: usable.
+	r.apply(t, event(t, "user-u", 2, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u", CustomerID: "c", KeyID: "k", KeyHash: key}))
+	caller, err := gate.Authorize(ctx, key)
+	if err != nil || caller != (domain.Caller{KeyID: "k", UserID: "u", CustomerID: "c"}) {
+		t.Fatalf("caller %+v err %v", caller, err)
+	}
+	r.apply(t, event(t, "user-u", 3, subs.TypeUserLocked, subs.UserLocked{UserID: "u", CustomerID: "c"}))
+	if _, err := gate.Authorize(ctx, key); !errors.Is(err, domain.ErrUserLocked) {
+		t.Fatalf("locked user: %v", err)
+	}
+	r.apply(t, event(t, "user-u", 4, subs.TypeUserUnlocked, subs.UserUnlocked{UserID: "u", CustomerID: "c"}))
+	r.apply(t, event(t, "user-u", 3, subs.TypeUserLocked, subs.UserLocked{UserID: "u", CustomerID: "c"})) // stale redelivery
+	if _, err := gate.Authorize(ctx, key); err != nil {
+		t.Fatalf("unlocked user: %v", err)
+	}
+}
+
+func TestACL(t *testing.T) {
+	// Types the Cloud API does not handle translate to nothing.
+	if c, err := acl.Translate(event(t, "customer-c", 3, subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c"})); c != nil || err != nil {
+		t.Fatalf("unhandled type: %v %v", c, err)
+	}
+	if c, err := acl.Translate(eventstore.Event{ID: "x", Type: "someone.Else", Data: []byte(`{}`)}); c != nil || err != nil {
+		t.Fatalf("foreign type: %v %v", c, err)
+	}
+	// Malformed events of handled types are errors (poison), whatever is wrong with them.
+	for name, e := range map[string]eventstore.Event{
+		"bad hash":   event(t, "user-u", 1, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u", CustomerID: "c", KeyID: "k", KeyHash: "ml_plain"}),
+		"no key id":  event(t, "user-u", 1, subs.TypeApiKeyRevoked, subs.ApiKeyRevoked{UserID: "u"}),
+		"no version": event(t, "user-u", 0, subs.TypeUserLocked, subs.UserLocked{UserID: "u"}),
+		"no user":    event(t, "user-u", 1, subs.TypeUserCreated, subs.UserCreated{CustomerID: "c"}),
+		"not json":   {ID: "e", Type: subs.TypeCustomerCreated, Stream: "customer-c", Version: 1, Data: []byte(`[1]`)},
+	} {
+		if _, err := acl.Translate(e); !errors.Is(err, acl.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	if _, _, err := acl.Decode([]byte(`{"id":`)); !errors.Is(err, acl.ErrMalformed) {
+		t.Errorf("broken envelope: %v", err)
+	}
+	// Unknown fields are ignored.
+	body := []byte(`{"id":"e1","type":"subscriptions.CustomerLocked","stream":"customer-c","version":4,"data":{"customerId":"c","future":"field"},"extra":1}`)
+	change, e, err := acl.Decode(body)
+	if err != nil || change != (domain.LockChanged{ID: "c", CustomerID: "c", Locked: true, Version: 4}) || e.ID != "e1" {
+		t.Fatalf("decode: %+v %v", change, err)
+	}
+}

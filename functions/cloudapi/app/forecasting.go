@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"meterline/functions/cloudapi/domain"
+)
+
+// MeterLog is where consumption is recorded (package meterlog implements it).
+type MeterLog interface {
+	// Record stores e unless its request id is already recorded for the customer; it returns
+	// the stored entry (the earlier one on a repeat) and whether this call stored it.
+	Record(ctx context.Context, e domain.MeterEntry) (domain.MeterEntry, bool, error)
+	// Customers lists every customer that ever metered usage.
+	Customers(ctx context.Context) ([]string, error)
+	// OpenReports lists the customer's reports assigned but not yet marked reported.
+	OpenReports(ctx context.Context, customerID string) ([]domain.Report, error)
+	// Unassigned lists at most limit pending entries not assigned to a report.
+	Unassigned(ctx context.Context, customerID string, limit int) ([]domain.PendingUsage, error)
+	// Assign makes r an open report covering entries, atomically; domain.ErrAssigned if any
+	// entry changed since it was read.
+	Assign(ctx context.Context, r domain.Report, entries []domain.PendingUsage) error
+	// MarkReported closes the open report r (its usage becomes reported), atomically; a
+	// closed report is left alone.
+	MarkReported(ctx context.Context, r domain.Report) error
+	// Usage is the customer's reported and unreported consumption.
+	Usage(ctx context.Context, customerID string) (domain.Usage, error)
+}
+
+// ErrIdempotencyKeyReused: the request id was already used for a different request.
+var ErrIdempotencyKeyReused = errors.New("the idempotency key was already used for a different request")
+
+// ForecastAnswer is the body of a forecast response.
+type ForecastAnswer struct {
+	Forecast []float64 `json:"forecast"`
+}
+
+// Forecasting is the metered forecast service.
+type Forecasting struct {
+	Meter MeterLog
+	// Unmetered skips recording: only for measuring the cost of metering (benchmarks).
+	Unmetered bool
+	Now       func() time.Time
+}
+
+// Forecast answers req for caller under requestID. The consumption (one unit per forecast
+// point) is durably recorded before the answer is returned; a repeated request id returns the
+// first answer (replayed true) and records nothing more. The answer is the JSON body to send.
+func (f Forecasting) Forecast(ctx context.Context, caller domain.Caller, requestID string, req domain.ForecastRequest) (answer []byte, replayed bool, err error) {
+	body, err := json.Marshal(ForecastAnswer{Forecast: domain.Forecast(req.Series, req.Horizon)})
+	if err != nil {
+		return nil, false, fmt.Errorf("app: encode forecast: %w", err)
+	}
+	if f.Unmetered {
+		return body, false, nil
+	}
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	fingerprint := Fingerprint(req)
+	stored, fresh, err := f.Meter.Record(ctx, domain.MeterEntry{
+		CustomerID: caller.CustomerID, RequestID: requestID, UserID: caller.UserID, KeyID: caller.KeyID,
+		Units: req.Units(), RecordedAt: now(), RequestHash: fingerprint, Response: body,
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if stored.RequestHash != fingerprint {
+		return nil, false, ErrIdempotencyKeyReused
+	}
+	return stored.Response, !fresh, nil
+}
+
+// Fingerprint identifies a request by its content (not its JSON spelling).
+func Fingerprint(req domain.ForecastRequest) string {
+	h := sha256.New()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(req.Horizon))
+	h.Write(b[:])
+	for _, y := range req.Series {
+		binary.BigEndian.PutUint64(b[:], math.Float64bits(y))
+		h.Write(b[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

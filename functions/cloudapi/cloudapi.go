@@ -1,0 +1,99 @@
+// Package cloudapi is the Cloud API bounded context as a Functions app: the metered forecast
+// API for third parties and the company's own products, secured by API keys replicated from
+// Subscriptions, and the task that reports consumption back as cloudapi.UsageReported.
+//
+// Functions (one source of truth: New):
+//
+//	Forecast           POST /api/cloud/forecast   metered: one unit per forecast point
+//	Usage              GET  /api/cloud/usage      the caller's customer's consumption
+//	ReplicateAccess    Service Bus topic "subscriptions", subscription "cloudapi": the access
+//	                   projection (keys, users, customers and their locks)
+//	UsageReporting     timer, schedule from app setting UsageReportSchedule ("0 * * * * *")
+//
+// Subpackages: contracts (published events), acl (Subscriptions' events -> access changes),
+// domain (forecast, access rules, metering), app (services), meterlog (meter storage).
+//
+// Metering design: each metered request writes its own rows, in its customer's partition of
+// the meter table, inserted only if absent by request id (the Idempotency-Key): no request waits
+// on another's event-stream header, and a repeat meters nothing and gets the stored answer. The
+// reporter later turns the rows into events (see app.UsageReporter).
+package cloudapi
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"meterline/functions/cloudapi/acl"
+	"meterline/functions/cloudapi/app"
+	"meterline/functions/cloudapi/contracts"
+	"meterline/shared/eventstore"
+	"meterline/shared/funcapp"
+)
+
+// Name is the bounded context's name: its app, its topic, its event source.
+const Name = "cloudapi"
+
+// DefaultUsageReportSchedule is the value the UsageReportSchedule app setting should hold
+// unless there is a reason to report more or less often: every minute.
+const DefaultUsageReportSchedule = "0 * * * * *"
+
+// Deps are what the Cloud API runs on.
+type Deps struct {
+	Access app.AccessStore  // the access replica (shared/views collections)
+	Meter  app.MeterLog     // the meter table (meterlog.Table)
+	Events eventstore.Store // this context's event store (usage streams)
+	// Dispatch publishes appended events at once (the outbox dispatcher); optional.
+	Dispatch func(ctx context.Context, events []eventstore.Event)
+	// Unmetered turns metering off: ONLY for benchmarks that measure its cost.
+	Unmetered bool
+	Now       func() time.Time // default time.Now
+}
+
+// New registers the Cloud API's functions.
+func New(deps Deps) *funcapp.App {
+	a := funcapp.New(Name)
+	reg := eventstore.NewRegistry()
+	contracts.Register(reg)
+	api := &api{
+		gate:        app.Gate{Store: deps.Access},
+		forecasting: app.Forecasting{Meter: deps.Meter, Unmetered: deps.Unmetered, Now: deps.Now},
+		meter:       deps.Meter,
+	}
+	projection := app.AccessProjection{Store: deps.Access}
+	reporter := app.UsageReporter{Meter: deps.Meter, Store: deps.Events, Events: reg, Dispatch: deps.Dispatch, Now: deps.Now}
+
+	a.HTTP("Forecast", funcapp.HTTPTrigger{Methods: []string{"POST"}, Route: "cloud/forecast", AuthLevel: "anonymous"}, api.handleForecast())
+	a.HTTP("Usage", funcapp.HTTPTrigger{Methods: []string{"GET"}, Route: "cloud/usage", AuthLevel: "anonymous"}, api.handleUsage())
+	a.ServiceBus("ReplicateAccess", funcapp.ServiceBusTrigger{Topic: "subscriptions", Subscription: Name},
+		func(ctx context.Context, m *funcapp.Message) error { return replicateAccess(ctx, projection, m) })
+	a.Timer("UsageReporting", funcapp.TimerTrigger{Schedule: "%UsageReportSchedule%"},
+		func(ctx context.Context, _ funcapp.TimerInfo) error { return reporter.Run(ctx) })
+	return a
+}
+
+// replicateAccess is the receptor of Subscriptions' events: types not handled are completed
+// untouched, malformed ones are poison, storage failures are retried by redelivery.
+func replicateAccess(ctx context.Context, p app.AccessProjection, m *funcapp.Message) error {
+	change, e, err := acl.Decode(m.Body)
+	if errors.Is(err, acl.ErrMalformed) {
+		return funcapp.Poison("malformed-event", err)
+	}
+	if err != nil || change == nil {
+		return err
+	}
+	return p.Apply(eventstore.HandlingEvent(ctx, e), change)
+}
+
+// SubscriptionFilter is the SQL filter of Service Bus subscription "cloudapi" on topic
+// "subscriptions": only the event types the access projection handles.
+func SubscriptionFilter() string {
+	f := "type IN ("
+	for i, t := range acl.HandledTypes() {
+		if i > 0 {
+			f += ", "
+		}
+		f += "'" + t + "'"
+	}
+	return f + ")"
+}
