@@ -253,6 +253,25 @@ func TestSQLEvalErrors(t *testing.T) {
 	}
 }
 
+type symbol string // like go-amqp's Symbol
+
+type level int16
+
+func TestSQLNamedTypes(t *testing.T) {
+	m := &filter.MapMessage{UserProps: map[string]any{"s": symbol("x"), "l": level(3), "b": []byte("x")}}
+	for expr, want := range map[string]bool{
+		"s = 'x'": true, "l > 2": true, "b = 'x'": false, "b IS NULL": false, "EXISTS(b)": true,
+	} {
+		f, err := filter.ParseSQL(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.Match(m); got != want || err != nil {
+			t.Errorf("%s: got %v, %v; want %v", expr, got, err, want)
+		}
+	}
+}
+
 func TestSQLFloatDivisionByZeroIsInfinity(t *testing.T) {
 	f, err := filter.ParseSQL("price / 0 > 1000000")
 	if err != nil {

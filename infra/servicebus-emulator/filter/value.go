@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -96,6 +97,25 @@ func fromAny(v any) value {
 		return value{k: kTime, i: x.UnixNano()}
 	case time.Duration:
 		return value{k: kDuration, i: int64(x)}
+	}
+	return fromNamed(v)
+}
+
+// fromNamed handles named types over basic kinds, such as go-amqp's Symbol
+// (a string) in application properties.
+func fromNamed(v any) value {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.String:
+		return value{k: kString, s: r.String()}
+	case reflect.Bool:
+		return boolValue(r.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return value{k: kInt, i: r.Int()}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return fromUint(r.Uint())
+	case reflect.Float32, reflect.Float64:
+		return value{k: kFloat, f: r.Float()}
 	}
 	return value{k: kOther}
 }
