@@ -28,6 +28,7 @@ import (
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/contracts"
 	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/outbox"
 	"meterline/shared/funcapp"
 )
 
@@ -43,8 +44,10 @@ type Deps struct {
 	Access app.AccessStore  // the access replica (shared/views collections)
 	Meter  app.MeterLog     // the meter table (meterlog.Table)
 	Events eventstore.Store // this context's event store (usage streams)
-	// Dispatch publishes appended events at once (the outbox dispatcher); optional.
-	Dispatch func(ctx context.Context, events []eventstore.Event)
+	// Outbox publishes usage reports to the "cloudapi" topic right after their append, and its
+	// sweep (run at the start of every usage reporting tick) republishes what a crash or a
+	// failed publish left behind. Optional (nil: events stay in the store's outbox).
+	Outbox *outbox.Dispatcher
 	// Unmetered turns metering off: ONLY for benchmarks that measure its cost.
 	Unmetered bool
 	Now       func() time.Time // default time.Now
@@ -61,15 +64,31 @@ func New(deps Deps) *funcapp.App {
 		meter:       deps.Meter,
 	}
 	projection := app.AccessProjection{Store: deps.Access}
-	reporter := app.UsageReporter{Meter: deps.Meter, Store: deps.Events, Events: reg, Dispatch: deps.Dispatch, Now: deps.Now}
+	reporter := app.UsageReporter{Meter: deps.Meter, Store: deps.Events, Events: reg, Now: deps.Now}
+	if deps.Outbox != nil {
+		reporter.Dispatch = deps.Outbox.AfterAppend
+	}
 
 	a.HTTP("Forecast", funcapp.HTTPTrigger{Methods: []string{"POST"}, Route: "cloud/forecast", AuthLevel: "anonymous"}, api.handleForecast())
 	a.HTTP("Usage", funcapp.HTTPTrigger{Methods: []string{"GET"}, Route: "cloud/usage", AuthLevel: "anonymous"}, api.handleUsage())
 	a.ServiceBus("ReplicateAccess", funcapp.ServiceBusTrigger{Topic: "subscriptions", Subscription: Name},
 		func(ctx context.Context, m *funcapp.Message) error { return replicateAccess(ctx, projection, m) })
 	a.Timer("UsageReporting", funcapp.TimerTrigger{Schedule: "%UsageReportSchedule%"},
-		func(ctx context.Context, _ funcapp.TimerInfo) error { return reporter.Run(ctx) })
+		func(ctx context.Context, _ funcapp.TimerInfo) error { return reportUsage(ctx, deps.Outbox, reporter) })
 	return a
+}
+
+// sweepAge leaves alone the events younger than this: their dispatch is probably under way.
+const sweepAge = 10 * time.Second
+
+// reportUsage is the usage reporting tick: publish what earlier ticks left in the outbox, then
+// report new consumption.
+func reportUsage(ctx context.Context, out *outbox.Dispatcher, reporter app.UsageReporter) error {
+	var swept error
+	if out != nil {
+		_, swept = out.Sweep(ctx, sweepAge)
+	}
+	return errors.Join(swept, reporter.Run(ctx))
 }
 
 // replicateAccess is the receptor of Subscriptions' events: types not handled are completed

@@ -302,3 +302,40 @@ func TestFunctionsAndFilter(t *testing.T) {
 		t.Fatalf("filter %s", f)
 	}
 }
+
+// publisher records what the outbox publishes; failing makes it refuse.
+type publisher struct {
+	mu      sync.Mutex
+	events  []eventstore.Event
+	failing bool
+}
+
+func (p *publisher) Publish(_ context.Context, events ...eventstore.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failing {
+		return fmt.Errorf("topic unreachable")
+	}
+	p.events = append(p.events, events...)
+	return nil
+}
+
+func (p *publisher) published() []eventstore.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]eventstore.Event(nil), p.events...)
+}
+
+func (w *world) tick() {
+	w.t.Helper()
+	inv := `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`
+	resp, err := http.Post(w.srv.URL+"/UsageReporting", "application/json", strings.NewReader(inv))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		w.t.Fatalf("UsageReporting answered %d: %s", resp.StatusCode, b)
+	}
+}
