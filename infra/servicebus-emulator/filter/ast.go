@@ -537,6 +537,13 @@ func (n *likeNode) eval(m Message) (value, error) {
 	if p.k != kString {
 		return value{}, evalErr(n.pos, "LIKE pattern is a %s, not a string", p.k)
 	}
+	if !isConst(n.pattern) || n.escape != nil && !isConst(n.escape) {
+		// Constant patterns were checked by the parser; others are checked
+		// here so a bad one fails the same way whatever the value.
+		if err := checkPattern(p.s, esc, hasEsc); err != nil {
+			return value{}, evalErr(n.pos, "%v", err)
+		}
+	}
 	ok, err := like(v.s, p.s, esc, hasEsc)
 	if err != nil {
 		return value{}, evalErr(n.pos, "%v", err)
@@ -601,4 +608,9 @@ func (n *existsNode) write(b *strings.Builder) {
 	b.WriteString("EXISTS(")
 	n.p.write(b)
 	b.WriteByte(')')
+}
+
+func isConst(n node) bool {
+	_, ok := n.(*constNode)
+	return ok
 }

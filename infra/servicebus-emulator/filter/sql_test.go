@@ -235,6 +235,7 @@ func TestSQLEvalErrors(t *testing.T) {
 		"p(v) = 1",      // property() needs a string
 		"p('sys.Nope') = 1",
 		"type LIKE p('pct') ESCAPE p('type') + 'x'",
+		"type LIKE 'zz' + p('type') ESCAPE p('type')", // pattern ends with its escape
 	} {
 		f, err := filter.ParseSQL(expr)
 		if err != nil {
