@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"meterline/functions/subscriptions/contracts"
+	"meterline/functions/subscriptions/domain"
+	"meterline/shared/aggregate"
+	"meterline/shared/eventstore"
+)
+
+// Config is what the Subscriptions application needs. Store and Views are required.
+type Config struct {
+	Store     eventstore.Store
+	Outbox    eventstore.Outbox    // nil: no outbox sweep (the store's own, usually)
+	Publisher eventstore.Publisher // nil: nothing published (tests of the context alone)
+	Views     Views
+
+	Now            func() time.Time // default time.Now
+	Random         io.Reader        // default crypto/rand.Reader
+	PasswordCost   int              // bcrypt cost; default bcrypt.DefaultCost
+	ReminderPeriod time.Duration    // invoice payment term and expiry reminder; default 15 days
+	Logger         *slog.Logger     // default slog.Default()
+}
+
+// DefaultReminderPeriod is seed 001's "remindIn": 15 days.
+const DefaultReminderPeriod = 15 * 24 * time.Hour
+
+// Docs is a collection of JSON documents by key (shared/views.Docs satisfies it).
+type Docs[T any] interface {
+	Get(ctx context.Context, key string) (T, bool, error)
+	// Update creates or changes the document under optimistic concurrency; fn may run more than
+	// once and must only depend on the document it is given.
+	Update(ctx context.Context, key string, fn func(doc *T) error) (T, error)
+	// List returns every document of the collection.
+	List(ctx context.Context) ([]T, error)
+}
+
+// Views are the document collections of Subscriptions, all required.
+type Views struct {
+	Customers   Docs[CustomerView]        // collection "customers"
+	Outstanding Docs[OutstandingInvoices] // collection "outstandinginvoices"
+	Users       Docs[UserView]            // collection "users"
+	Emails      Docs[EmailClaim]          // collection "emails": the email index
+}
+
+// Collection names of the Views.
+const (
+	CustomersCollection   = "customers"
+	OutstandingCollection = "outstandinginvoices"
+	UsersCollection       = "users"
+	EmailsCollection      = "emails"
+)
+
+// Subscriptions is the application: its services, receptors, projections and tasks.
+type Subscriptions struct {
+	Customers *Customers
+	Users     *Users
+
+	Usage    *UsageReceptor
+	Invoices *InvoiceReceptor
+
+	CustomerViews *Projector[CustomerView]
+	Outstanding   *Projector[OutstandingInvoices]
+	UserViews     *Projector[UserView]
+
+	ExpiryTracker    *InvoiceExpiryTracker
+	MonthlyInvoicing *MonthlyInvoicing
+	OutboxSweep      *OutboxSweep
+
+	Events *eventstore.Registry
+
+	cfg Config
+	log *slog.Logger
+}
+
+// New wires the application.
+func New(cfg Config) *Subscriptions {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	if cfg.PasswordCost == 0 {
+		cfg.PasswordCost = bcrypt.DefaultCost
+	}
+	if cfg.ReminderPeriod <= 0 {
+		cfg.ReminderPeriod = DefaultReminderPeriod
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	reg := eventstore.NewRegistry()
+	contracts.Register(reg)
+	s := &Subscriptions{Events: reg, cfg: cfg, log: cfg.Logger}
+
+	s.Customers = &Customers{
+		svc: &aggregate.Service[*domain.Customer]{
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
+			New: func(stream string) *domain.Customer { return domain.NewCustomer(domain.CustomerIDFromStream(stream)) },
+		},
+		now: cfg.Now, random: cfg.Random, terms: cfg.ReminderPeriod,
+	}
+	s.Users = &Users{
+		svc: &aggregate.Service[*domain.User]{
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
+			New: func(stream string) *domain.User { return domain.NewUser(domain.UserIDFromStream(stream)) },
+		},
+		customers: s.Customers,
+		emails:    cfg.Views.Emails,
+		now:       cfg.Now, random: cfg.Random, cost: cfg.PasswordCost,
+	}
+	s.Usage = &UsageReceptor{customers: s.Customers}
+	s.Invoices = &InvoiceReceptor{customers: s.Customers, events: reg}
+
+	s.CustomerViews = &Projector[CustomerView]{
+		Prefix: "customer-", Docs: cfg.Views.Customers,
+		Version: func(v *CustomerView) *int64 { return &v.Version }, When: projectCustomer,
+		store: cfg.Store, events: reg,
+	}
+	s.Outstanding = &Projector[OutstandingInvoices]{
+		Prefix: "customer-", Docs: cfg.Views.Outstanding,
+		Version: func(v *OutstandingInvoices) *int64 { return &v.Version }, When: projectOutstanding,
+		store: cfg.Store, events: reg,
+	}
+	s.UserViews = &Projector[UserView]{
+		Prefix: "user-", Docs: cfg.Views.Users,
+		Version: func(v *UserView) *int64 { return &v.Version }, When: projectUser,
+		store: cfg.Store, events: reg,
+	}
+
+	s.ExpiryTracker = &InvoiceExpiryTracker{
+		outstanding: s.Outstanding.Docs, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod, after: s.afterAppend,
+	}
+	s.MonthlyInvoicing = &MonthlyInvoicing{customers: s.Customers, views: s.CustomerViews.Docs}
+	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox, publisher: cfg.Publisher, batch: 100}
+	return s
+}
+
+// Now is the application's clock.
+func (s *Subscriptions) Now() time.Time { return s.cfg.Now() }
+
+// Project brings every projection of e's stream up to date.
+func (s *Subscriptions) Project(ctx context.Context, stream string) error {
+	return errors.Join(
+		s.CustomerViews.Project(ctx, stream),
+		s.Outstanding.Project(ctx, stream),
+		s.UserViews.Project(ctx, stream),
+	)
+}
+
+// OnOwnEvent handles one event of Subscriptions' own topic: projections and receptors.
+func (s *Subscriptions) OnOwnEvent(ctx context.Context, e eventstore.Event) error {
+	if err := s.Project(ctx, e.Stream); err != nil {
+		return err
+	}
+	return s.Invoices.When(ctx, e)
+}
+
+// afterAppend runs right after each append: project the changed streams (read-your-writes
+// for the client) and publish the events (replication within a second). Failures are only
+// logged: the topic brings the events to the projections again and the outbox sweep
+// republishes what was not published.
+func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Event) {
+	done := map[string]bool{}
+	for _, e := range events {
+		if done[e.Stream] {
+			continue
+		}
+		done[e.Stream] = true
+		if err := s.Project(ctx, e.Stream); err != nil {
+			s.log.WarnContext(ctx, "projection after append failed; the topic will bring it again", "stream", e.Stream, "error", err)
+		}
+	}
+	if s.cfg.Publisher == nil {
+		return
+	}
+	if err := s.cfg.Publisher.Publish(ctx, events...); err != nil {
+		s.log.WarnContext(ctx, "publish after append failed; the outbox sweep will retry", "events", len(events), "error", err)
+		return
+	}
+	if s.cfg.Outbox != nil {
+		if err := s.cfg.Outbox.MarkPublished(ctx, events...); err != nil {
+			s.log.WarnContext(ctx, "mark published failed; the sweep will publish again (harmless)", "error", err)
+		}
+	}
+}
+
+// isDomain reports whether err is a domain rule saying no (as opposed to a failure of I/O).
+func isDomain(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de)
+}

@@ -1,0 +1,17 @@
+// Package app is the Subscriptions application, built from seed 001's four building blocks,
+// each with one shape:
+//
+//   - Application services (Customers, Users) run commands on event-sourced aggregates through
+//     aggregate.Service: load the stream, call a domain method, append its events.
+//   - Receptors (UsageReceptor, InvoiceReceptor) turn events into commands for a service:
+//     When(ctx, event) error.
+//   - Projections (CustomerViews, OutstandingInvoices, UserViews) keep one view document per
+//     stream. They read the stream itself from the event store and apply every event after the
+//     last version the document saw, so a redelivered, duplicated or out-of-order message
+//     changes nothing twice: a message only says "this stream moved".
+//   - Tasks (InvoiceExpiryTracker, MonthlyInvoicing, OutboxSweep) run on a timer: Run(ctx, now).
+//
+// Right after an append, services project the streams they changed and publish the events
+// (Subscriptions.afterAppend), so a client reads its own writes; the same events come back
+// through the topic and the outbox sweep republishes whatever failed, all idempotently.
+package app

@@ -1,0 +1,205 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	cloudapi "meterline/functions/cloudapi/contracts"
+	"meterline/functions/subscriptions/app"
+	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/memstore"
+)
+
+// memDocs is an in-memory document collection that stores JSON, like a real backend would,
+// so that a projection keeping pointers into a document would be caught.
+type memDocs[T any] struct {
+	mu   sync.Mutex
+	docs map[string][]byte
+}
+
+func newDocs[T any]() *memDocs[T] { return &memDocs[T]{docs: map[string][]byte{}} }
+
+func (m *memDocs[T]) Get(_ context.Context, key string) (T, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var v T
+	b, ok := m.docs[key]
+	if !ok {
+		return v, false, nil
+	}
+	return v, true, json.Unmarshal(b, &v)
+}
+
+func (m *memDocs[T]) Update(_ context.Context, key string, fn func(*T) error) (T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var v T
+	if b, ok := m.docs[key]; ok {
+		if err := json.Unmarshal(b, &v); err != nil {
+			return v, err
+		}
+	}
+	if err := fn(&v); err != nil {
+		return v, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v, err
+	}
+	m.docs[key] = b
+	return v, nil
+}
+
+func (m *memDocs[T]) List(_ context.Context) ([]T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]string, 0, len(m.docs))
+	for k := range m.docs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		var v T
+		if err := json.Unmarshal(m.docs[k], &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func memViews() app.Views {
+	return app.Views{
+		Customers: newDocs[app.CustomerView](), Outstanding: newDocs[app.OutstandingInvoices](),
+		Users: newDocs[app.UserView](), Emails: newDocs[app.EmailClaim](),
+	}
+}
+
+// bus records what the application publishes and, when loop is set, hands each event back to
+// the application as its own topic subscription would.
+type bus struct {
+	mu        sync.Mutex
+	published []eventstore.Event
+	fail      bool
+	loop      func(context.Context, eventstore.Event) error
+}
+
+var errBusDown = errors.New("bus down")
+
+func (b *bus) Publish(ctx context.Context, events ...eventstore.Event) error {
+	b.mu.Lock()
+	if b.fail {
+		b.mu.Unlock()
+		return errBusDown
+	}
+	b.published = append(b.published, events...)
+	loop := b.loop
+	b.mu.Unlock()
+	if loop != nil {
+		for _, e := range events {
+			if err := loop(ctx, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bus) types() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, e := range b.published {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func (b *bus) count(typ string) int {
+	n := 0
+	for _, t := range b.types() {
+		if t == typ {
+			n++
+		}
+	}
+	return n
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+type fixture struct {
+	t     *testing.T
+	ctx   context.Context
+	store *memstore.Store
+	views app.Views
+	bus   *bus
+	clock *clock
+	s     *app.Subscriptions
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), store: memstore.New(), views: memViews(), bus: &bus{},
+		clock: &clock{now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}}
+	f.s = app.New(app.Config{Store: f.store, Outbox: f.store, Publisher: f.bus, Views: f.views, Now: f.clock.Now, PasswordCost: bcrypt.MinCost})
+	f.bus.loop = f.s.OnOwnEvent
+	return f
+}
+
+func (f *fixture) customer(plan string, limit *int64) string {
+	f.t.Helper()
+	id, err := f.s.Customers.Create(f.ctx, app.CreateCustomer{Name: "Acme", Plan: plan, CreditLimit: limit})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f *fixture) view(customerID string) app.CustomerView {
+	f.t.Helper()
+	v, ok, err := f.views.Customers.Get(f.ctx, customerID)
+	if err != nil || !ok {
+		f.t.Fatalf("customer view %s: found=%v err=%v", customerID, ok, err)
+	}
+	return v
+}
+
+func (f *fixture) version(stream string) int64 {
+	f.t.Helper()
+	events, err := f.store.Read(f.ctx, stream, 1)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return int64(len(events))
+}
+
+// usageEvent is a cloudapi.UsageReported event as the Cloud API stores and publishes it.
+func usageEvent(t *testing.T, customerID, reportID string, units int64, at time.Time) eventstore.Event {
+	t.Helper()
+	reg := eventstore.NewRegistry()
+	cloudapi.Register(reg)
+	ctx := eventstore.WithCommandID(context.Background(), "report:"+reportID)
+	events, err := reg.NewEvents(ctx, cloudapi.Source, cloudapi.UsageStream(customerID), at,
+		cloudapi.UsageReported{ReportID: reportID, CustomerID: customerID, Units: units, Requests: 1, PeriodFrom: at, PeriodTo: at.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events[0].Version = 1
+	return events[0]
+}
+
+func ptr(v int64) *int64 { return &v }

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"meterline/functions/subscriptions/contracts"
+	"meterline/shared/eventstore"
+)
+
+// InvoiceExpiryTracker finds outstanding invoices older than the reminder period and records
+// InvoicePossiblyExpired for each, in stream "invoice-tracker" (seed 001's task). The event id
+// is derived from the invoice id, so a re-run, or two overlapping runs, record it once.
+type InvoiceExpiryTracker struct {
+	outstanding Docs[OutstandingInvoices]
+	store       eventstore.Store
+	events      *eventstore.Registry
+	reminder    time.Duration
+	after       func(ctx context.Context, events []eventstore.Event)
+}
+
+// Run checks every outstanding invoice against now and returns how many it reported as
+// possibly expired (reported again on every run until expired or paid; stored once).
+func (t *InvoiceExpiryTracker) Run(ctx context.Context, now time.Time) (int, error) {
+	docs, err := t.outstanding.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var due []contracts.InvoicePossiblyExpired
+	for _, d := range docs {
+		for _, inv := range d.Invoices {
+			if !inv.IssuedAt.Add(t.reminder).After(now) {
+				due = append(due, contracts.InvoicePossiblyExpired{CustomerID: d.CustomerID, InvoiceID: inv.InvoiceID, IssuedAt: inv.IssuedAt})
+			}
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].InvoiceID < due[j].InvoiceID })
+	var errs []error
+	for _, p := range due {
+		ctx := eventstore.WithCommandID(ctx, "possibly-expired:"+p.InvoiceID)
+		events, err := t.events.NewEvents(ctx, contracts.Source, contracts.InvoiceTrackerStream, now, p)
+		if err == nil {
+			var app eventstore.Appended
+			app, err = t.store.Append(ctx, contracts.InvoiceTrackerStream, eventstore.Any, events...)
+			if err == nil && !app.Duplicate {
+				events[0].Version = app.FirstVersion
+				t.after(ctx, events)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("invoice %s: %w", p.InvoiceID, err))
+		}
+	}
+	return len(due), errors.Join(errs...)
+}
+
+// MonthlyInvoicing closes the previous calendar month (UTC) of every customer into an invoice.
+// Re-running it for the same month issues nothing twice.
+type MonthlyInvoicing struct {
+	customers *Customers
+	views     Docs[CustomerView]
+}
+
+// Run invoices the month before now and returns how many customers it went through.
+func (m *MonthlyInvoicing) Run(ctx context.Context, now time.Time) (int, error) {
+	period := PreviousMonth(now)
+	docs, err := m.views.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, d := range docs {
+		if d.CustomerID == "" {
+			continue
+		}
+		ctx := eventstore.WithCommandID(ctx, "invoice:"+d.CustomerID+":"+period)
+		if err := m.customers.IssueInvoice(ctx, d.CustomerID, period); err != nil {
+			errs = append(errs, fmt.Errorf("customer %s: %w", d.CustomerID, err))
+		}
+	}
+	return len(docs), errors.Join(errs...)
+}
+
+// PreviousMonth is the billing period ("2026-10") before the month of now (UTC).
+func PreviousMonth(now time.Time) string {
+	y, m, _ := now.UTC().Date()
+	return time.Date(y, m-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+}
+
+// OutboxSweep publishes events whose publication right after their append failed (or never
+// happened: the process stopped in between). Consumers dedupe by event id, so publishing
+// twice is harmless.
+type OutboxSweep struct {
+	outbox    eventstore.Outbox
+	publisher eventstore.Publisher
+	batch     int
+}
+
+// Run publishes pending events, batch by batch, until none is left, and returns how many.
+func (s *OutboxSweep) Run(ctx context.Context) (int, error) {
+	if s.outbox == nil || s.publisher == nil {
+		return 0, nil
+	}
+	total := 0
+	for {
+		pending, err := s.outbox.Pending(ctx, s.batch)
+		if err != nil || len(pending) == 0 {
+			return total, err
+		}
+		if err := s.publisher.Publish(ctx, pending...); err != nil {
+			return total, err
+		}
+		if err := s.outbox.MarkPublished(ctx, pending...); err != nil {
+			return total, err
+		}
+		total += len(pending)
+		if len(pending) < s.batch {
+			return total, nil
+		}
+	}
+}
