@@ -89,6 +89,15 @@ func (f *fieldReader) optUint32() *uint32 {
 	return nil
 }
 
+// optUint32In is optUint32 storing the value in *p rather than a new allocation.
+func (f *fieldReader) optUint32In(p *uint32) *uint32 {
+	if v, ok := f.unsigned(math.MaxUint32); ok {
+		*p = uint32(v)
+		return p
+	}
+	return nil
+}
+
 func (f *fieldReader) uint64() uint64 {
 	v, _ := f.unsigned(math.MaxUint64)
 	return v
@@ -346,45 +355,63 @@ func (f *fieldReader) target() *Target {
 	}
 }
 
+// flow and transfer put the struct and the values its pointer fields point
+// to in one allocation: they are decoded for every message.
 func (f *fieldReader) flow() *Flow {
-	return &Flow{
-		NextIncomingID: f.optUint32(),
-		IncomingWindow: f.uint32(),
-		NextOutgoingID: f.uint32(),
-		OutgoingWindow: f.uint32(),
-		Handle:         f.optUint32(),
-		DeliveryCount:  f.optUint32(),
-		LinkCredit:     f.optUint32(),
-		Available:      f.optUint32(),
-		Drain:          f.bool(),
-		Echo:           f.bool(),
-		Properties:     f.fields(),
-	}
+	a := &struct {
+		fl  Flow
+		opt [5]uint32
+	}{}
+	fl := &a.fl
+	fl.NextIncomingID = f.optUint32In(&a.opt[0])
+	fl.IncomingWindow = f.uint32()
+	fl.NextOutgoingID = f.uint32()
+	fl.OutgoingWindow = f.uint32()
+	fl.Handle = f.optUint32In(&a.opt[1])
+	fl.DeliveryCount = f.optUint32In(&a.opt[2])
+	fl.LinkCredit = f.optUint32In(&a.opt[3])
+	fl.Available = f.optUint32In(&a.opt[4])
+	fl.Drain = f.bool()
+	fl.Echo = f.bool()
+	fl.Properties = f.fields()
+	return fl
 }
 
 func (f *fieldReader) transfer() *Transfer {
-	return &Transfer{
-		Handle:        f.uint32(),
-		DeliveryID:    f.optUint32(),
-		DeliveryTag:   f.binary(),
-		MessageFormat: f.optUint32(),
-		Settled:       f.bool(),
-		More:          f.bool(),
-		RcvSettleMode: f.optUint8(),
-		State:         f.state(),
-		Resume:        f.bool(),
-		Aborted:       f.bool(),
-		Batchable:     f.bool(),
+	a := &struct {
+		t          Transfer
+		id, format uint32
+		mode       uint8
+	}{}
+	t := &a.t
+	t.Handle = f.uint32()
+	t.DeliveryID = f.optUint32In(&a.id)
+	t.DeliveryTag = f.binary()
+	t.MessageFormat = f.optUint32In(&a.format)
+	t.Settled = f.bool()
+	t.More = f.bool()
+	if v, ok := f.unsigned(math.MaxUint8); ok {
+		a.mode = uint8(v)
+		t.RcvSettleMode = &a.mode
 	}
+	t.State = f.state()
+	t.Resume = f.bool()
+	t.Aborted = f.bool()
+	t.Batchable = f.bool()
+	return t
 }
 
 func (f *fieldReader) disposition() *Disposition {
-	return &Disposition{
-		Role:      Role(f.bool()),
-		First:     f.uint32(),
-		Last:      f.optUint32(),
-		Settled:   f.bool(),
-		State:     f.state(),
-		Batchable: f.bool(),
-	}
+	a := &struct {
+		d    Disposition
+		last uint32
+	}{}
+	d := &a.d
+	d.Role = Role(f.bool())
+	d.First = f.uint32()
+	d.Last = f.optUint32In(&a.last)
+	d.Settled = f.bool()
+	d.State = f.state()
+	d.Batchable = f.bool()
+	return d
 }

@@ -99,11 +99,18 @@ func ReadFrame(r *bufio.Reader, maxFrameSize uint32) (Frame, error) {
 		}
 	}
 	body := frame[doff:]
+	alias := !peeked
+	if peeked && isTransfer(body) {
+		// A transfer keeps a tag and a payload: one copy of the body that
+		// both alias is cheaper than two.
+		body = append(make([]byte, 0, len(body)), body...)
+		alias = true
+	}
 	if len(body) > 0 {
-		d := decoder{b: body, alias: !peeked}
+		d := decoder{b: body, alias: alias}
 		f.Body, err = d.performative(f.Type)
 		if err == nil && len(d.b) > 0 {
-			if peeked {
+			if !alias {
 				f.Payload = append(make([]byte, 0, len(d.b)), d.b...)
 			} else {
 				f.Payload = d.b
@@ -117,6 +124,11 @@ func ReadFrame(r *bufio.Reader, maxFrameSize uint32) (Frame, error) {
 		return Frame{}, err
 	}
 	return f, nil
+}
+
+// isTransfer tells whether a frame body starts with the usual transfer descriptor.
+func isTransfer(body []byte) bool {
+	return len(body) >= 3 && body[0] == codeDescribed && body[1] == codeSmallUlong && body[2] == byte(DescriptorTransfer)
 }
 
 // readFull reads n bytes, growing the buffer as the bytes arrive so that a
