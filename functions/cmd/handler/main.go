@@ -1,0 +1,36 @@
+// Command handler is the Azure Functions custom handler: the Functions host starts it (host.json
+// customHandler, with arguments ["-app", NAME]) and sends it invocations on
+// FUNCTIONS_CUSTOMHANDLER_PORT. One binary serves any bounded context; -app picks which.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"meterline/functions/cmd/internal/apps"
+)
+
+func main() {
+	name := flag.String("app", apps.All, "bounded context to serve: "+strings.Join(apps.Names(), "|"))
+	flag.Parse()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := apps.Build(ctx, *name, os.Getenv)
+	if err != nil {
+		log.Error("cannot build the app", slog.String("app", *name), slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	app.Logger = log
+	if err := app.Serve(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

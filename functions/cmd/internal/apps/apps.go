@@ -1,0 +1,89 @@
+// Package apps is the list of bounded contexts the handler binary can serve. Both the handler
+// (functions/cmd/handler) and the assembly tool (functions/cmd/assemble) read it, so the
+// function.json files written at build time come from the very registrations that serve them.
+package apps
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"meterline/shared/funcapp"
+)
+
+// All selects every context in one app.
+const All = "all"
+
+// Context is one bounded context's entry.
+type Context struct {
+	Name string
+	// Define registers the context's functions without connecting to anything (handlers
+	// capture dependencies they only use when invoked). The assembly tool calls it at build
+	// time, with no settings; it must register exactly what Build registers.
+	Define func() *funcapp.App
+	// Build connects the context's dependencies from the app settings (the host passes them
+	// as environment variables) and registers its functions.
+	Build func(ctx context.Context, setting func(name string) string) (*funcapp.App, error)
+}
+
+// Names lists the selectable app names: every context, then "all".
+func Names() []string {
+	var names []string
+	for _, c := range contexts {
+		names = append(names, c.Name)
+	}
+	return append(names, All)
+}
+
+func selectContexts(name string) ([]Context, error) {
+	if name == All {
+		return contexts, nil
+	}
+	i := slices.IndexFunc(contexts, func(c Context) bool { return c.Name == name })
+	if i < 0 {
+		return nil, fmt.Errorf("unknown app %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return contexts[i : i+1], nil
+}
+
+// Define returns the definitions of app name (a context or "all") without connecting.
+func Define(name string) (*funcapp.App, error) {
+	selected, err := selectContexts(name)
+	if err != nil {
+		return nil, err
+	}
+	var parts []*funcapp.App
+	for _, c := range selected {
+		parts = append(parts, c.Define())
+	}
+	return combine(name, parts), nil
+}
+
+// Build returns app name (a context or "all") ready to serve.
+func Build(ctx context.Context, name string, setting func(string) string) (*funcapp.App, error) {
+	selected, err := selectContexts(name)
+	if err != nil {
+		return nil, err
+	}
+	var parts []*funcapp.App
+	for _, c := range selected {
+		a, err := c.Build(ctx, setting)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", c.Name, err)
+		}
+		parts = append(parts, a)
+	}
+	return combine(name, parts), nil
+}
+
+func combine(name string, parts []*funcapp.App) *funcapp.App {
+	if name != All && len(parts) == 1 {
+		return parts[0]
+	}
+	app := funcapp.New(name)
+	for _, p := range parts {
+		app.Include(p)
+	}
+	return app
+}
