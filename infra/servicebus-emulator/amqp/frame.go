@@ -58,7 +58,9 @@ const readChunk = 64 << 10
 // amqp:connection:framing-error (bad size, doff or type),
 // amqp:not-implemented (unknown performative) or amqp:decode-error (malformed
 // body). Once the header is valid the whole frame is consumed, even when its
-// body is malformed, and nothing after it is read. A clean end of
+// body is malformed, and nothing after it is read. A read error (such as a
+// deadline) inside a frame larger than the reader's buffer leaves the stream
+// mid-frame: treat it as the end of the connection. A clean end of
 // stream before a frame gives io.EOF, one inside a frame io.ErrUnexpectedEOF.
 func ReadFrame(r *bufio.Reader, maxFrameSize uint32) (Frame, error) {
 	hdr, err := r.Peek(frameHeaderSize)

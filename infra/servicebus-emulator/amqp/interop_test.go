@@ -127,9 +127,40 @@ func TestOurSectionsDecodeInGoAMQP(t *testing.T) {
 
 // TestGoAMQPClientTalksToOurFrames runs the unmodified go-amqp client
 // against a minimal server built only from this package's frames, over a
-// loopback socket: SASL, open, begin, a sender and a receiver link,
-// transfers both ways, dispositions and an orderly close.
+// loopback socket: SASL, open, begin, a sender and a receiver link (with the
+// filters and properties the Service Bus SDK sends), transfers both ways,
+// dispositions and an orderly close.
 func TestGoAMQPClientTalksToOurFrames(t *testing.T) {
+	for _, sasl := range []struct {
+		name      string
+		typ       goamqp.SASLType
+		mechanism amqp.Symbol
+	}{
+		{"anonymous", goamqp.SASLTypeAnonymous(), "ANONYMOUS"},
+		{"plain", goamqp.SASLTypePlain("user", "secret"), "PLAIN"},
+	} {
+		t.Run(sasl.name, func(t *testing.T) {
+			log := talkToGoAMQP(t, sasl.typ)
+			if log.init == nil || log.init.Mechanism != sasl.mechanism {
+				t.Errorf("sasl-init %#v, want mechanism %s", log.init, sasl.mechanism)
+			}
+			if sasl.mechanism == "PLAIN" && string(log.init.InitialResponse) != "\x00user\x00secret" {
+				t.Errorf("PLAIN initial response %q", log.init.InitialResponse)
+			}
+		})
+	}
+}
+
+// serverLog is what the test server saw.
+type serverLog struct {
+	init     *amqp.SASLInit
+	open     *amqp.Open
+	rcvLink  *amqp.Attach      // the client's receiver attach
+	received []byte            // payload of the client's transfer
+	accepted *amqp.Disposition // the client's disposition of our transfer
+}
+
+func talkToGoAMQP(t *testing.T, sasl goamqp.SASLType) *serverLog {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -141,27 +172,22 @@ func TestGoAMQPClientTalksToOurFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		received []byte            // payload of the client's transfer
-		accepted *amqp.Disposition // the client's disposition of our transfer
-		err      error
-	}
-	done := make(chan result, 1)
+	log := &serverLog{}
+	done := make(chan error, 1)
 	go func() {
 		nc, err := ln.Accept()
 		if err != nil {
-			done <- result{err: err}
+			done <- err
 			return
 		}
 		defer nc.Close()
-		var res result
-		res.err = serveOneClient(nc, outPayload, &res.received, &res.accepted)
-		done <- res
+		done <- serveOneClient(nc, outPayload, log)
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, err := goamqp.Dial(ctx, "amqp://"+ln.Addr().String(), &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous(), IdleTimeout: time.Minute})
+	conn, err := goamqp.Dial(ctx, "amqp://"+ln.Addr().String(), &goamqp.ConnOptions{
+		SASLType: sasl, IdleTimeout: time.Minute, Properties: map[string]any{"product": "test"}})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -177,7 +203,16 @@ func TestGoAMQPClientTalksToOurFrames(t *testing.T) {
 	if err := snd.Send(ctx, sent, nil); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	rcv, err := sess.NewReceiver(ctx, "queue-1", &goamqp.ReceiverOptions{Credit: 1})
+	second := goamqp.ReceiverSettleModeSecond
+	rcv, err := sess.NewReceiver(ctx, "topic-1/Subscriptions/sub", &goamqp.ReceiverOptions{
+		Credit:         1,
+		SettlementMode: &second,
+		Filters: []goamqp.LinkFilter{
+			goamqp.NewLinkFilter("com.microsoft:session-filter", 0x00000137000000C, "session-1"),
+			goamqp.NewSelectorFilter("color = 'red'"),
+		},
+		Properties: map[string]any{"com.microsoft:timeout": uint32(60000)},
+	})
 	if err != nil {
 		t.Fatalf("NewReceiver: %v", err)
 	}
@@ -195,29 +230,48 @@ func TestGoAMQPClientTalksToOurFrames(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	var res result
 	select {
-	case res = <-done:
+	case err = <-done:
 	case <-ctx.Done():
 		t.Fatal("server did not finish")
 	}
-	if res.err != nil {
-		t.Fatalf("server: %v", res.err)
+	if err != nil {
+		t.Fatalf("server: %v", err)
 	}
 	var got goamqp.Message
-	if err := got.UnmarshalBinary(res.received); err != nil || string(got.GetData()) != "hello emulator" || got.Properties.MessageID != "m1" {
+	if err := got.UnmarshalBinary(log.received); err != nil || string(got.GetData()) != "hello emulator" || got.Properties.MessageID != "m1" {
 		t.Errorf("server received %#v (%v)", got, err)
 	}
-	if res.accepted == nil || res.accepted.Role != amqp.RoleReceiver {
-		t.Fatalf("server got no disposition from the receiver: %#v", res.accepted)
+	// go-amqp advertises half its idle timeout (spec 2.4.5).
+	if log.open == nil || log.open.IdleTimeout != 30*time.Second || log.open.Properties[amqp.Symbol("product")] != "test" {
+		t.Errorf("open %#v", log.open)
 	}
-	if _, ok := res.accepted.State.(*amqp.Accepted); !ok {
-		t.Errorf("disposition state %#v, want *Accepted", res.accepted.State)
+	if a := log.rcvLink; a == nil || a.Source == nil || a.RcvSettleMode == nil || *a.RcvSettleMode != amqp.RcvSettleModeSecond {
+		t.Errorf("receiver attach %#v", a)
+	} else {
+		wantFilter := amqp.Map{
+			amqp.Symbol("com.microsoft:session-filter"): &amqp.Described{Descriptor: uint64(0x00000137000000C), Value: "session-1"},
+			amqp.Symbol("apache.org:selector-filter:string"): &amqp.Described{
+				Descriptor: uint64(0x0000468C00000004), Value: "color = 'red'"},
+		}
+		if a.Source.Address != "topic-1/Subscriptions/sub" || !reflect.DeepEqual(a.Source.Filter, wantFilter) {
+			t.Errorf("receiver source %#v, filter %#v", a.Source, a.Source.Filter)
+		}
+		if a.Properties[amqp.Symbol("com.microsoft:timeout")] != uint32(60000) {
+			t.Errorf("receiver link properties %#v", a.Properties)
+		}
 	}
+	if log.accepted == nil || log.accepted.Role != amqp.RoleReceiver {
+		t.Fatalf("server got no disposition from the receiver: %#v", log.accepted)
+	}
+	if _, ok := log.accepted.State.(*amqp.Accepted); !ok {
+		t.Errorf("disposition state %#v, want *Accepted", log.accepted.State)
+	}
+	return log
 }
 
 // serveOneClient plays a broker just far enough for the test above.
-func serveOneClient(nc net.Conn, outPayload []byte, received *[]byte, accepted **amqp.Disposition) error {
+func serveOneClient(nc net.Conn, outPayload []byte, log *serverLog) error {
 	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(nc)
 	expect := func(want [8]byte) error {
@@ -237,16 +291,18 @@ func serveOneClient(nc net.Conn, outPayload []byte, received *[]byte, accepted *
 	if err := expect(amqp.ProtoSASL); err != nil {
 		return err
 	}
-	if err := write(amqp.FrameSASL, 0, &amqp.SASLMechanisms{Mechanisms: []amqp.Symbol{"ANONYMOUS"}}, nil); err != nil {
+	if err := write(amqp.FrameSASL, 0, &amqp.SASLMechanisms{Mechanisms: []amqp.Symbol{"ANONYMOUS", "PLAIN"}}, nil); err != nil {
 		return err
 	}
 	f, err := amqp.ReadFrame(br, 512)
 	if err != nil {
 		return err
 	}
-	if init, ok := f.Body.(*amqp.SASLInit); !ok || init.Mechanism != "ANONYMOUS" {
-		return &amqp.FrameError{Condition: amqp.ErrCondNotAllowed, Description: "expected sasl-init ANONYMOUS"}
+	init, ok := f.Body.(*amqp.SASLInit)
+	if !ok {
+		return &amqp.FrameError{Condition: amqp.ErrCondNotAllowed, Description: "expected sasl-init"}
 	}
+	log.init = init
 	if err := write(amqp.FrameSASL, 0, &amqp.SASLOutcome{Code: amqp.SASLCodeOK}, nil); err != nil {
 		return err
 	}
@@ -266,6 +322,7 @@ func serveOneClient(nc net.Conn, outPayload []byte, received *[]byte, accepted *
 		switch b := f.Body.(type) {
 		case nil: // heartbeat
 		case *amqp.Open:
+			log.open = b
 			err = write(amqp.FrameAMQP, 0, &amqp.Open{ContainerID: "test-server", MaxFrameSize: maxFrame, ChannelMax: 10}, nil)
 		case *amqp.Begin:
 			err = write(amqp.FrameAMQP, ch, &amqp.Begin{RemoteChannel: &ch, IncomingWindow: 100, OutgoingWindow: 100, HandleMax: 10}, nil)
@@ -279,6 +336,7 @@ func serveOneClient(nc net.Conn, outPayload []byte, received *[]byte, accepted *
 						Handle: &h, DeliveryCount: &zero, LinkCredit: &credit}, nil)
 				}
 			} else {
+				log.rcvLink = b
 				zero := uint32(0)
 				reply.InitialDeliveryCount = &zero
 				h := b.Handle
@@ -294,13 +352,17 @@ func serveOneClient(nc net.Conn, outPayload []byte, received *[]byte, accepted *
 					DeliveryTag: []byte{0xde, 0xad}, MessageFormat: &format}, outPayload)
 			}
 		case *amqp.Transfer:
-			*received = f.Payload
+			log.received = f.Payload
 			if !b.Settled && b.DeliveryID != nil {
 				err = write(amqp.FrameAMQP, ch, &amqp.Disposition{Role: amqp.RoleReceiver, First: *b.DeliveryID,
 					Settled: true, State: &amqp.Accepted{}}, nil)
 			}
 		case *amqp.Disposition:
-			*accepted = b
+			log.accepted = b
+			if !b.Settled { // receive mode second: the receiver waits for our settlement
+				err = write(amqp.FrameAMQP, ch, &amqp.Disposition{Role: amqp.RoleSender, First: b.First, Last: b.Last,
+					Settled: true, State: b.State}, nil)
+			}
 		case *amqp.Detach:
 			err = write(amqp.FrameAMQP, ch, &amqp.Detach{Handle: b.Handle, Closed: true}, nil)
 		case *amqp.End:
