@@ -48,6 +48,9 @@ type Deps struct {
 	// sweep (run at the start of every usage reporting tick) republishes what a crash or a
 	// failed publish left behind. Optional (nil: events stay in the store's outbox).
 	Outbox *outbox.Dispatcher
+	// AccessCacheTTL: how long a request may rely on an access read made by an earlier one;
+	// 0 means app.DefaultAccessCacheTTL, negative turns the cache off.
+	AccessCacheTTL time.Duration
 	// Unmetered turns metering off: ONLY for benchmarks that measure its cost.
 	Unmetered bool
 	Now       func() time.Time // default time.Now
@@ -58,8 +61,12 @@ func New(deps Deps) *funcapp.App {
 	a := funcapp.New(Name)
 	reg := eventstore.NewRegistry()
 	contracts.Register(reg)
+	ttl := deps.AccessCacheTTL
+	if ttl == 0 {
+		ttl = app.DefaultAccessCacheTTL
+	}
 	api := &api{
-		gate:        app.Gate{Store: deps.Access},
+		gate:        app.Gate{Store: app.CachedAccess(deps.Access, ttl)},
 		forecasting: app.Forecasting{Meter: deps.Meter, Unmetered: deps.Unmetered, Now: deps.Now},
 		meter:       deps.Meter,
 	}

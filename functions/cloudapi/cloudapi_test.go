@@ -81,7 +81,7 @@ func newWorld(t testing.TB, deps cloudapi.Deps) *world {
 }
 
 func newMemoryWorld(t testing.TB) *world {
-	return newWorld(t, cloudapi.Deps{Access: memoryAccess(), Meter: meterlog.NewMemory(), Events: memstore.New()})
+	return newWorld(t, cloudapi.Deps{Access: memoryAccess(), Meter: meterlog.NewMemory(), Events: memstore.New(), AccessCacheTTL: -1})
 }
 
 func hashOf(key string) string {

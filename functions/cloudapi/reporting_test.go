@@ -24,7 +24,7 @@ func TestUsageReportingTickPublishesReports(t *testing.T) {
 	now := func() time.Time { return clock }
 	store.Now = now
 	w := newWorld(t, cloudapi.Deps{Access: memoryAccess(), Meter: meterlog.NewMemory(), Events: store,
-		Outbox: &outbox.Dispatcher{Outbox: store, Publisher: pub, Now: now}, Now: now})
+		Outbox: &outbox.Dispatcher{Outbox: store, Publisher: pub, Now: now}, Now: now, AccessCacheTTL: -1})
 	w.givenCustomer("c1", "u1", "k1", "ml_k")
 	for range 3 {
 		if r := w.call("POST", "/api/cloud/forecast", "ml_k", "", `{"series":[1,2,3],"horizon":4}`); r.status != 200 {
