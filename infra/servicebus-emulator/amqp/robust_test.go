@@ -134,3 +134,24 @@ func TestLengthClaimsDoNotAllocate(t *testing.T) {
 		t.Errorf("a 4 GiB frame claim with 100 bytes behind it allocated %d bytes", n)
 	}
 }
+
+func TestErrorMessages(t *testing.T) {
+	var err error = &amqp.Error{Condition: amqp.ErrCondNotFound, Description: "queue q"}
+	if got := err.Error(); got != "amqp error amqp:not-found: queue q" {
+		t.Errorf("Error.Error() = %q", got)
+	}
+	if got := (&amqp.Error{Condition: amqp.ErrCondInternalError}).Error(); got != "amqp error amqp:internal-error" {
+		t.Errorf("Error.Error() without description = %q", got)
+	}
+	fe := &amqp.FrameError{Condition: amqp.ErrCondFramingError, Description: "bad size"}
+	if got := fe.Error(); got != "amqp: amqp:connection:framing-error: bad size" {
+		t.Errorf("FrameError.Error() = %q", got)
+	}
+	if amqp.RoleReceiver.String() != "receiver" || amqp.RoleSender.String() != "sender" {
+		t.Errorf("Role strings %s / %s", amqp.RoleReceiver, amqp.RoleSender)
+	}
+	_, err = amqp.Marshal(make(chan int))
+	if err == nil || !strings.HasPrefix(err.Error(), "amqp: encode: no AMQP encoding for Go type chan int") {
+		t.Errorf("encode error %v", err)
+	}
+}
