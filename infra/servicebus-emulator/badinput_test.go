@@ -1,0 +1,228 @@
+package emulator
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	goamqp "github.com/Azure/go-amqp"
+
+	"meterline/infra/servicebus-emulator/amqp"
+)
+
+// rawClient speaks AMQP frame by frame, to send what no SDK would.
+type rawClient struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+func (c *rawClient) write(b []byte) {
+	c.t.Helper()
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *rawClient) frame(f amqp.Frame) {
+	c.t.Helper()
+	b, err := amqp.AppendFrame(nil, f)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.write(b)
+}
+
+func (c *rawClient) read() amqp.Frame {
+	c.t.Helper()
+	f, err := amqp.ReadFrame(c.br, 1<<20)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return f
+}
+
+// open does SASL ANONYMOUS and open.
+func (c *rawClient) open() {
+	c.t.Helper()
+	c.write(amqp.ProtoSASL[:])
+	if h, err := amqp.ReadProtoHeader(c.br); err != nil || h != amqp.ProtoSASL {
+		c.t.Fatalf("sasl header %q %v", h, err)
+	}
+	if _, ok := c.read().Body.(*amqp.SASLMechanisms); !ok {
+		c.t.Fatal("no sasl-mechanisms")
+	}
+	c.frame(amqp.Frame{Type: amqp.FrameSASL, Body: &amqp.SASLInit{Mechanism: "ANONYMOUS"}})
+	if o, ok := c.read().Body.(*amqp.SASLOutcome); !ok || o.Code != amqp.SASLCodeOK {
+		c.t.Fatal("sasl outcome not ok")
+	}
+	c.write(amqp.ProtoAMQP[:])
+	if h, err := amqp.ReadProtoHeader(c.br); err != nil || h != amqp.ProtoAMQP {
+		c.t.Fatalf("amqp header %q %v", h, err)
+	}
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Open{ContainerID: "raw", IdleTimeout: time.Minute}})
+	if _, ok := c.read().Body.(*amqp.Open); !ok {
+		c.t.Fatal("no open")
+	}
+}
+
+// expectClose reads until the server's close frame and returns its error condition.
+func (c *rawClient) expectClose() amqp.Symbol {
+	c.t.Helper()
+	for {
+		f := c.read()
+		if cl, ok := f.Body.(*amqp.Close); ok {
+			if cl.Error == nil {
+				return ""
+			}
+			return cl.Error.Condition
+		}
+	}
+}
+
+// stillWorks proves another client is unaffected.
+func stillWorks(t *testing.T, env *testEnv, queue string) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	send(t, ctx, mustSender(t, env.client, queue), textMsg("still fine"))
+	r := mustReceiver(t, env.client, queue, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	if got := receiveN(t, ctx, r, 1); string(got[0].Body) != "still fine" {
+		t.Fatalf("got %q", got[0].Body)
+	}
+}
+
+func TestBadInputGarbageProtocolHeader(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	stillWorks(t, env, "q") // the SDK client is connected before the garbage arrives
+	c := dialRaw(t, env.srv.Addr())
+	c.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	h, err := amqp.ReadProtoHeader(c.br)
+	if err != nil || h != amqp.ProtoAMQP {
+		t.Fatalf("server should answer with its protocol header: %q %v", h, err)
+	}
+	if _, err := c.br.ReadByte(); err == nil {
+		t.Fatal("connection left open after a bad protocol header")
+	}
+	stillWorks(t, env, "q")
+}
+
+func TestBadInputOversizedAndMalformedFrames(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	cases := []struct {
+		name string
+		want amqp.Symbol
+		raw  func() []byte
+	}{
+		{"oversized", amqp.ErrCondFramingError, func() []byte {
+			b := make([]byte, 8)
+			binary.BigEndian.PutUint32(b, maxFrameSize+1)
+			b[4], b[5] = 2, 0
+			return b
+		}},
+		{"size below header", amqp.ErrCondFramingError, func() []byte { return []byte{0, 0, 0, 4, 2, 0, 0, 0} }},
+		{"garbage body", amqp.ErrCondDecodeError, func() []byte { return []byte{0, 0, 0, 12, 2, 0, 0, 0, 0x00, 0x53, 0x10, 0xff} }},
+		{"unknown performative", amqp.ErrCondNotImplemented, func() []byte { return []byte{0, 0, 0, 12, 2, 0, 0, 0, 0x00, 0x53, 0x99, 0x45} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, env.srv.Addr())
+			c.open()
+			c.write(tc.raw())
+			if cond := c.expectClose(); cond != tc.want {
+				t.Fatalf("closed with %q, want %q", cond, tc.want)
+			}
+			stillWorks(t, env, "q")
+		})
+	}
+}
+
+func TestBadInputFrameWithoutSession(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Channel: 7, Body: &amqp.Attach{Name: "x", Handle: 0, Role: amqp.RoleSender, Target: &amqp.Target{Address: "q"}}})
+	if cond := c.expectClose(); cond != amqp.ErrCondIllegalState {
+		t.Fatalf("condition %q", cond)
+	}
+	stillWorks(t, env, "q")
+}
+
+func TestBadInputLinkFloodAndUnknownAddress(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Begin{NextOutgoingID: 0, IncomingWindow: 100, OutgoingWindow: 100}})
+	if _, ok := c.read().Body.(*amqp.Begin); !ok {
+		t.Fatal("no begin")
+	}
+	zero := uint32(0)
+	attach := func(h uint32, addr string) {
+		c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Attach{Name: fmt.Sprint("l", h), Handle: h, Role: amqp.RoleSender, Target: &amqp.Target{Address: addr}, InitialDeliveryCount: &zero}})
+	}
+	// An unknown address: attach answered, then detached with amqp:not-found.
+	attach(0, "no-such-queue")
+	if cond := detachCondition(t, c); cond != amqp.ErrCondNotFound {
+		t.Fatalf("unknown address: %q", cond)
+	}
+	// Links beyond the per-connection cap are refused one by one.
+	for h := uint32(1); h <= maxLinks+1; h++ {
+		attach(h, "q")
+	}
+	refused := 0
+	for refused == 0 {
+		f := c.read()
+		if d, ok := f.Body.(*amqp.Detach); ok && d.Error != nil {
+			if d.Error.Condition != amqp.ErrCondResourceLimitExceeded {
+				t.Fatalf("refused with %q", d.Error.Condition)
+			}
+			refused++
+		}
+	}
+	stillWorks(t, env, "q")
+}
+
+func detachCondition(t *testing.T, c *rawClient) amqp.Symbol {
+	t.Helper()
+	for {
+		if d, ok := c.read().Body.(*amqp.Detach); ok {
+			if d.Error == nil {
+				t.Fatal("detach without error")
+			}
+			return d.Error.Condition
+		}
+	}
+}
+
+func TestEntityFullRefusesSends(t *testing.T) {
+	ns := newNamespace()
+	ns.addQueue(newQueue("small", entityProps{LockDuration: time.Minute, MaxDeliveryCount: 10}, true, limits{MaxMessages: 3, MaxBytes: 1 << 20}, func(string, ...any) {}))
+	env := startNS(t, ns)
+	ctx := ctxT(t, 10*time.Second)
+	s := mustSender(t, env.client, "small")
+	send(t, ctx, s, textMsg("1"), textMsg("2"), textMsg("3"))
+	err := s.SendMessage(ctx, textMsg("4"), nil)
+	var amqpErr *goamqp.Error
+	if !errors.As(err, &amqpErr) || amqpErr.Condition != goamqp.ErrCondResourceLimitExceeded {
+		t.Fatalf("send to a full queue: %v", err)
+	}
+	// Draining makes room again.
+	r := mustReceiver(t, env.client, "small", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	receiveN(t, ctx, r, 3)
+	send(t, ctx, mustSender(t, env.client, "small"), textMsg("5"))
+}
