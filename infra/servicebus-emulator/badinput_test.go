@@ -226,3 +226,83 @@ func TestEntityFullRefusesSends(t *testing.T) {
 	receiveN(t, ctx, r, 3)
 	send(t, ctx, mustSender(t, env.client, "small"), textMsg("5"))
 }
+
+// attachReceiver begins a session with the given incoming window and attaches a peek-lock receiver.
+func (c *rawClient) attachReceiver(window uint32, addr string) {
+	c.t.Helper()
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Begin{NextOutgoingID: 0, IncomingWindow: window, OutgoingWindow: 100}})
+	if _, ok := c.read().Body.(*amqp.Begin); !ok {
+		c.t.Fatal("no begin")
+	}
+	second := amqp.RcvSettleModeSecond
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Attach{Name: "r", Handle: 0, Role: amqp.RoleReceiver, RcvSettleMode: &second, Source: &amqp.Source{Address: addr}}})
+	if _, ok := c.read().Body.(*amqp.Attach); !ok {
+		c.t.Fatal("no attach")
+	}
+}
+
+func (c *rawClient) credit(deliveryCount, credit uint32, nextIncoming uint32, window uint32) {
+	h := uint32(0)
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Flow{NextIncomingID: &nextIncoming, IncomingWindow: window, OutgoingWindow: 100,
+		Handle: &h, DeliveryCount: &deliveryCount, LinkCredit: &credit}})
+}
+
+// transfers counts the transfers that arrive within d.
+func (c *rawClient) transfers(d time.Duration) int {
+	_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	defer c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n := 0
+	for {
+		f, err := amqp.ReadFrame(c.br, 1<<20)
+		if err != nil {
+			return n
+		}
+		if _, ok := f.Body.(*amqp.Transfer); ok {
+			n++
+		}
+	}
+}
+
+func TestFlowControlCreditAndSessionWindow(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	ctx := ctxT(t, 10*time.Second)
+	s := mustSender(t, env.client, "q")
+	for i := range 6 {
+		send(t, ctx, s, textMsg(fmt.Sprint(i)))
+	}
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	// Link credit 2: exactly two transfers.
+	c.attachReceiver(100, "q")
+	c.credit(0, 2, 0, 100)
+	if n := c.transfers(300 * time.Millisecond); n != 2 {
+		t.Fatalf("credit 2 gave %d transfers", n)
+	}
+	// Plenty of credit but a session window of 1 more transfer: one arrives...
+	c.credit(2, 10, 2, 1)
+	if n := c.transfers(300 * time.Millisecond); n != 1 {
+		t.Fatalf("window 1 gave %d transfers", n)
+	}
+	// ...and opening the window releases the rest.
+	c.credit(3, 10, 3, 100)
+	if n := c.transfers(300 * time.Millisecond); n != 3 {
+		t.Fatalf("after opening the window: %d transfers", n)
+	}
+}
+
+func TestHeartbeatsWithinClientIdleTimeout(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	c := dialRaw(t, env.srv.Addr())
+	c.write(amqp.ProtoAMQP[:]) // no SASL: also accepted
+	if h, err := amqp.ReadProtoHeader(c.br); err != nil || h != amqp.ProtoAMQP {
+		t.Fatalf("header %q %v", h, err)
+	}
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Open{ContainerID: "raw", IdleTimeout: 600 * time.Millisecond}})
+	if _, ok := c.read().Body.(*amqp.Open); !ok {
+		t.Fatal("no open")
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(600 * time.Millisecond))
+	if f := c.read(); f.Body != nil {
+		t.Fatalf("expected an empty frame, got %T", f.Body)
+	}
+}
