@@ -1,8 +1,5 @@
-//go:build goamqp
-
 // Interoperability with github.com/Azure/go-amqp, the AMQP stack under the
-// Azure Service Bus SDK. The build tag exists only because go.mod does not
-// require go-amqp yet; once it does, the tag can go.
+// Azure Service Bus SDK.
 
 package amqp_test
 
