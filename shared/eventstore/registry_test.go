@@ -83,8 +83,8 @@ func TestRegistryToleratesOlderAndNewerPayloads(t *testing.T) {
 
 func TestRegisterPanicsOnDuplicates(t *testing.T) {
 	for name, f := range map[string]func(r *eventstore.Registry){
-		"same name": func(r *eventstore.Registry) { eventstore.Register[customerCreatedV2](r, "x.A", 1) },
-		"same type": func(r *eventstore.Registry) { eventstore.Register[customerCreated](r, "x.B", 1) },
+		"same name":  func(r *eventstore.Registry) { eventstore.Register[customerCreatedV2](r, "x.A", 1) },
+		"same type":  func(r *eventstore.Registry) { eventstore.Register[customerCreated](r, "x.B", 1) },
 		"not struct": func(r *eventstore.Registry) { eventstore.Register[string](r, "x.C", 1) },
 	} {
 		t.Run(name, func(t *testing.T) {

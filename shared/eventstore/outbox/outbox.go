@@ -1,0 +1,94 @@
+// Package outbox moves appended events to the context's topic. The store marks every appended
+// event as pending in the same transaction as the append; the Dispatcher publishes them right
+// after the append and clears the marks, and its Sweep re-publishes whatever is still marked
+// after a crash or a failed publish.
+//
+// Delivery is at least once: an event can be published twice (a sweep racing a dispatch, a
+// crash between publish and clear), always under the same message id (the event id), so
+// consumers dedupe by event id.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"meterline/shared/eventstore"
+)
+
+// Dispatcher publishes pending events and clears their marks. Safe for concurrent use if its
+// Outbox and Publisher are.
+type Dispatcher struct {
+	Outbox    eventstore.Outbox
+	Publisher eventstore.Publisher
+	// Now is the sweep's clock; default time.Now.
+	Now func() time.Time
+	// SweepLimit caps the events one Sweep handles (the rest wait for the next); default 1000.
+	SweepLimit int
+	// Log reports the failures of AfterAppend; default slog.Default().
+	Log *slog.Logger
+}
+
+// publishChunk is how many events one Publish call carries.
+const publishChunk = 100
+
+// Dispatch publishes events (just appended) and clears their marks.
+func (d *Dispatcher) Dispatch(ctx context.Context, events []eventstore.Event) error {
+	for start := 0; start < len(events); start += publishChunk {
+		chunk := events[start:min(start+publishChunk, len(events))]
+		if err := d.Publisher.Publish(ctx, chunk...); err != nil {
+			return fmt.Errorf("outbox: publish: %w", err)
+		}
+		if err := d.Outbox.MarkPublished(ctx, chunk...); err != nil {
+			return fmt.Errorf("outbox: clear marks: %w", err)
+		}
+	}
+	return nil
+}
+
+// AfterAppend is Dispatch for aggregate.Service.Dispatch: a failure is logged and left to the
+// sweep (the events stay marked), never failing the command that already stored its events.
+func (d *Dispatcher) AfterAppend(ctx context.Context, events []eventstore.Event) {
+	if err := d.Dispatch(ctx, events); err != nil {
+		log := d.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "events left to the outbox sweep", "error", err, "events", len(events))
+	}
+}
+
+// Sweep publishes the pending events created more than olderThan ago (younger ones are
+// probably being dispatched right now) and clears their marks. It returns how many it
+// published. Run it on a timer; running it beside Dispatch is safe.
+func (d *Dispatcher) Sweep(ctx context.Context, olderThan time.Duration) (int, error) {
+	limit := d.SweepLimit
+	if limit <= 0 {
+		limit = 1000
+	}
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	cutoff := now().Add(-olderThan)
+	pending, err := d.Outbox.Pending(ctx, limit)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: sweep: %w", err)
+	}
+	due := pending[:0]
+	for _, e := range pending {
+		if !e.CreatedAt.After(cutoff) {
+			due = append(due, e)
+		}
+	}
+	published := 0
+	for start := 0; start < len(due); start += publishChunk {
+		chunk := due[start:min(start+publishChunk, len(due))]
+		if err := d.Dispatch(ctx, chunk); err != nil {
+			return published, fmt.Errorf("outbox: sweep: %w", err)
+		}
+		published += len(chunk)
+	}
+	return published, nil
+}
