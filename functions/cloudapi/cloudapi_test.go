@@ -23,45 +23,10 @@ import (
 	subs "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	viewmem "meterline/shared/views/memstore"
 )
 
-// memDocs is a map-backed app.Docs (JSON round-trip like the real backends).
-type memDocs[T any] struct {
-	mu   sync.Mutex
-	docs map[string][]byte
-}
-
-func (m *memDocs[T]) Get(_ context.Context, key string) (T, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var v T
-	b, ok := m.docs[key]
-	if ok {
-		_ = json.Unmarshal(b, &v)
-	}
-	return v, ok, nil
-}
-
-func (m *memDocs[T]) Update(_ context.Context, key string, fn func(*T) error) (T, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var v T
-	if b, ok := m.docs[key]; ok {
-		_ = json.Unmarshal(b, &v)
-	}
-	if err := fn(&v); err != nil {
-		return v, err
-	}
-	b, _ := json.Marshal(v)
-	m.docs[key] = b
-	return v, nil
-}
-
-func docs[T any]() *memDocs[T] { return &memDocs[T]{docs: map[string][]byte{}} }
-
-func memoryAccess() app.AccessStore {
-	return app.AccessStore{Keys: docs[domain.Key](), Credentials: docs[domain.Credential](), Users: docs[domain.Lock](), Customers: docs[domain.Lock]()}
-}
+func memoryAccess() app.AccessStore { return cloudapi.AccessStoreOn(viewmem.New()) }
 
 // world is the Cloud API app served over real loopback HTTP through funcapp's Handler.
 type world struct {
