@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -15,71 +13,17 @@ import (
 	"meterline/functions/subscriptions/app"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	"meterline/shared/views"
+	viewsmem "meterline/shared/views/memstore"
 )
 
-// memDocs is an in-memory document collection that stores JSON, like a real backend would,
-// so that a projection keeping pointers into a document would be caught.
-type memDocs[T any] struct {
-	mu   sync.Mutex
-	docs map[string][]byte
-}
-
-func newDocs[T any]() *memDocs[T] { return &memDocs[T]{docs: map[string][]byte{}} }
-
-func (m *memDocs[T]) Get(_ context.Context, key string) (T, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var v T
-	b, ok := m.docs[key]
-	if !ok {
-		return v, false, nil
-	}
-	return v, true, json.Unmarshal(b, &v)
-}
-
-func (m *memDocs[T]) Update(_ context.Context, key string, fn func(*T) error) (T, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var v T
-	if b, ok := m.docs[key]; ok {
-		if err := json.Unmarshal(b, &v); err != nil {
-			return v, err
-		}
-	}
-	if err := fn(&v); err != nil {
-		return v, err
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return v, err
-	}
-	m.docs[key] = b
-	return v, nil
-}
-
-func (m *memDocs[T]) List(_ context.Context) ([]T, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	keys := make([]string, 0, len(m.docs))
-	for k := range m.docs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]T, 0, len(keys))
-	for _, k := range keys {
-		var v T
-		if err := json.Unmarshal(m.docs[k], &v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
 func memViews() app.Views {
+	b := viewsmem.New()
 	return app.Views{
-		Customers: newDocs[app.CustomerView](), Outstanding: newDocs[app.OutstandingInvoices](),
-		Users: newDocs[app.UserView](), Emails: newDocs[app.EmailClaim](),
+		Customers:   views.Collection[app.CustomerView](b, app.CustomersCollection),
+		Outstanding: views.Collection[app.OutstandingInvoices](b, app.OutstandingCollection),
+		Users:       views.Collection[app.UserView](b, app.UsersCollection),
+		Emails:      views.Collection[app.EmailClaim](b, app.EmailsCollection),
 	}
 }
 
