@@ -17,9 +17,9 @@ const sbTrigger = `{"bindings":[{"type":"serviceBusTrigger","direction":"in","na
 
 func TestLoadReadsHostAndFunctions(t *testing.T) {
 	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "true"), map[string]string{
-		"ProcessUsage": sbTrigger,
-		"Tick":         `{"bindings":[{"type":"timerTrigger","direction":"in","name":"timer","schedule":"%TickSchedule%","runOnStartup":true}]}`,
-		"GetCustomer":  `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["get"],"route":"customers/{id:int}","authLevel":"function"},{"type":"http","direction":"out","name":"res"}]}`,
+		"ProcessUsage":   sbTrigger,
+		"Tick":           `{"bindings":[{"type":"timerTrigger","direction":"in","name":"timer","schedule":"%TickSchedule%","runOnStartup":true}]}`,
+		"GetCustomer":    `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["get"],"route":"customers/{id:int}","authLevel":"function"},{"type":"http","direction":"out","name":"res"}]}`,
 		"not-a-function": "", // folder without function.json is ignored
 	}, map[string]string{
 		"TopicSetting": "from-file", "TickSchedule": "0 */5 * * * *",

@@ -275,10 +275,10 @@ type httpOutput struct {
 
 func parseHTTPOutput(raw json.RawMessage) (*httpOutput, error) {
 	var v struct {
-		StatusCode json.RawMessage   `json:"statusCode"`
-		Status     json.RawMessage   `json:"status"`
-		Body       json.RawMessage   `json:"body"`
-		Headers    map[string]any    `json:"headers"`
+		StatusCode json.RawMessage `json:"statusCode"`
+		Status     json.RawMessage `json:"status"`
+		Body       json.RawMessage `json:"body"`
+		Headers    map[string]any  `json:"headers"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("http output must be an object {statusCode, body, headers}: %v", err)

@@ -112,8 +112,8 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 
 type intervalSchedule time.Duration
 
-func (s intervalSchedule) Next(t time.Time) time.Time  { return t.Add(time.Duration(s)) }
-func (s intervalSchedule) String() string              { return "every " + time.Duration(s).String() }
+func (s intervalSchedule) Next(t time.Time) time.Time { return t.Add(time.Duration(s)) }
+func (s intervalSchedule) String() string             { return "every " + time.Duration(s).String() }
 func (s intervalSchedule) minInterval() time.Duration { return time.Duration(s) }
 
 // CronSchedule is a 6-field NCRONTAB expression:

@@ -291,4 +291,3 @@ func (t *timerListener) updated(ctx context.Context, status *ScheduleStatus, las
 	}
 	return s
 }
-

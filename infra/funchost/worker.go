@@ -29,11 +29,11 @@ type worker struct {
 	log    *slog.Logger
 	client *http.Client
 
-	mu    sync.Mutex
-	base  string        // "http://127.0.0.1:port" of the ready process
-	ready chan struct{} // closed when base is usable; replaced on restart
-	done  chan struct{} // closed when run returns
-	pid   int
+	mu     sync.Mutex
+	base   string        // "http://127.0.0.1:port" of the ready process
+	ready  chan struct{} // closed when base is usable; replaced on restart
+	done   chan struct{} // closed when run returns
+	pid    int
 	starts int
 }
 
@@ -62,11 +62,18 @@ var errHandlerDown = errors.New("custom handler is not running")
 func (w *worker) endpoint(ctx context.Context) (string, error) {
 	for {
 		w.mu.Lock()
-		ready, base := w.ready, w.base
+		ready := w.ready
 		w.mu.Unlock()
 		select {
 		case <-ready:
-			return base, nil
+			w.mu.Lock()
+			base := w.base
+			w.mu.Unlock()
+			if base != "" {
+				return base, nil
+			}
+			// The process died after signalling; wait for the next one.
+			time.Sleep(5 * time.Millisecond)
 		case <-w.done:
 			return "", errHandlerDown
 		case <-ctx.Done():
@@ -256,24 +263,41 @@ func (w *worker) stop(pid int, exited <-chan error) {
 }
 
 // post invokes a function: POST /{FunctionName} with the invocation headers.
+// When the handler cannot be reached at all (it died and is being
+// restarted), the request never left, so it waits for the next process.
 func (w *worker) post(ctx context.Context, function, invocationID string, body []byte) (int, http.Header, []byte, error) {
-	base, err := w.endpoint(ctx)
-	if err != nil {
-		return 0, nil, nil, err
+	for {
+		base, err := w.endpoint(ctx)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+function, bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		setInvocationHeaders(req.Header, invocationID)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := w.client.Do(req)
+		if isDialError(err) && ctx.Err() == nil {
+			// The supervisor notices the exit and withdraws base; then
+			// endpoint waits for the restarted process.
+			sleepCtx(ctx, 25*time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header, b, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+function, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	setInvocationHeaders(req.Header, invocationID)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b, err
+}
+
+// isDialError reports a failure to connect, as opposed to one after the
+// request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func setInvocationHeaders(h http.Header, invocationID string) {
@@ -310,4 +334,3 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
