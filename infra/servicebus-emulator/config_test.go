@@ -84,3 +84,76 @@ func TestConfigRulesFilterAndAction(t *testing.T) {
 		receiveNone(t, r, 100*time.Millisecond)
 	}
 }
+
+func TestDataDirKeepsMessagesAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(filterConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 20*time.Second)
+	srv, err := Start(ctx, Options{Config: cfg, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustSender(t, client, "events")
+	send(t, ctx, s, textMsg("kept"), textMsg("deferred"), textMsg("completed"))
+	seqs, err := s.ScheduleMessages(ctx, []*azservicebus.Message{textMsg("scheduled")}, time.Now().Add(time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := subReceiver(t, client, "events", "all", nil)
+	var deferredSeq int64
+	for _, m := range receiveN(t, ctx, r, 3) {
+		switch string(m.Body) {
+		case "deferred":
+			deferredSeq = *m.SequenceNumber
+			err = r.DeferMessage(ctx, m, nil)
+		case "completed":
+			err = r.CompleteMessage(ctx, m, nil)
+		default:
+			err = r.AbandonMessage(ctx, m, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = client.Close(ctx)
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv2, err := Start(ctx, Options{Config: cfg, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv2.Close() })
+	client2 := newClient(t, srv2)
+	r2 := subReceiver(t, client2, "events", "all", nil)
+	got := receiveN(t, ctx, r2, 2) // "kept" now, "scheduled" when due
+	if b := bodies(got); !slices.Equal(b, []string{"kept", "scheduled"}) {
+		t.Fatalf("after restart: %v", b)
+	}
+	for _, m := range got {
+		if string(m.Body) == "kept" && m.DeliveryCount != 2 {
+			t.Fatalf("delivery count not kept: %d", m.DeliveryCount)
+		}
+		if string(m.Body) == "scheduled" && *m.SequenceNumber != seqs[0] {
+			t.Fatalf("scheduled seq %d, want %d", *m.SequenceNumber, seqs[0])
+		}
+	}
+	d, err := r2.ReceiveDeferredMessages(ctx, []int64{deferredSeq}, nil)
+	if err != nil || len(d) != 1 || string(d[0].Body) != "deferred" {
+		t.Fatalf("deferred after restart: %v %v", d, err)
+	}
+	// New messages continue the sequence.
+	send(t, ctx, mustSender(t, client2, "events"), textMsg("new"))
+	m := receiveN(t, ctx, r2, 1)[0]
+	if *m.SequenceNumber <= seqs[0] {
+		t.Fatalf("sequence restarted: %d", *m.SequenceNumber)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,14 @@ type topic struct {
 	dedup dedupWindow
 	sched scheduler
 	subs  []*subscription
+
+	changes *atomic.Uint64 // the namespace's change counter; may be nil
+}
+
+func (t *topic) changed() {
+	if t.changes != nil {
+		t.changes.Add(1)
+	}
 }
 
 func (t *topic) send(b *body, now time.Time) error {
@@ -39,6 +48,7 @@ func (t *topic) send(b *body, now time.Time) error {
 	if at, ok := b.scheduledTime(); ok && at.After(now) {
 		t.seq++
 		t.sched.add(t.seq, at, b)
+		t.changed()
 		return nil
 	}
 	targets, err := t.route(b)
@@ -101,6 +111,7 @@ func (t *topic) schedule(bodies []*body, at time.Time) ([]int64, error) {
 		t.sched.add(t.seq, at, b)
 		seqs = append(seqs, t.seq)
 	}
+	t.changed()
 	return seqs, nil
 }
 
@@ -110,6 +121,7 @@ func (t *topic) cancelScheduled(seqs []int64) {
 	for _, s := range seqs {
 		t.sched.cancel(s)
 	}
+	t.changed()
 }
 
 func (t *topic) tick(now time.Time) {
@@ -152,6 +164,8 @@ type namespace struct {
 	queues map[string]*queue
 	topics map[string]*topic
 	all    []*queue // every queue, subscription and dead-letter queue, for the timer
+
+	changes atomic.Uint64 // counts mutations, so persistence saves only after changes
 }
 
 var errUnknownEntity = errors.New("entity not found")
@@ -163,15 +177,19 @@ func newNamespace() *namespace {
 func (ns *namespace) addQueue(q *queue) {
 	ns.queues[strings.ToLower(q.name)] = q
 	ns.all = append(ns.all, q)
+	q.changes = &ns.changes
 	if q.dlq != nil {
 		ns.all = append(ns.all, q.dlq)
+		q.dlq.changes = &ns.changes
 	}
 }
 
 func (ns *namespace) addTopic(t *topic) {
 	ns.topics[strings.ToLower(t.name)] = t
+	t.changes = &ns.changes
 	for _, s := range t.subs {
 		ns.all = append(ns.all, s.q, s.q.dlq)
+		s.q.changes, s.q.dlq.changes = &ns.changes, &ns.changes
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,6 +105,14 @@ type queue struct {
 	next      int // round robin over consumers
 	dedup     dedupWindow
 	sched     scheduler
+	changes   *atomic.Uint64 // the namespace's change counter, for persistence; may be nil
+}
+
+// changed notes a mutation worth saving.
+func (q *queue) changed() {
+	if q.changes != nil {
+		q.changes.Add(1)
+	}
 }
 
 func newQueue(name string, p entityProps, withDLQ bool, lim limits, log func(string, ...any)) *queue {
@@ -145,6 +154,7 @@ func (q *queue) send(b *body, now time.Time) error {
 	q.seq++
 	if at, ok := b.scheduledTime(); ok && at.After(now) {
 		q.sched.add(q.seq, at, b)
+		q.changed()
 		return nil
 	}
 	q.addLocked(b, q.seq, now)
@@ -164,6 +174,7 @@ func (q *queue) schedule(bodies []*body, at time.Time, now time.Time) ([]int64, 
 		q.sched.add(q.seq, at, b)
 		seqs = append(seqs, q.seq)
 	}
+	q.changed()
 	return seqs, nil
 }
 
@@ -173,6 +184,7 @@ func (q *queue) cancelScheduled(seqs []int64) {
 	for _, s := range seqs {
 		q.sched.cancel(s)
 	}
+	q.changed()
 }
 
 // add places a message with a sequence number chosen elsewhere (a topic's).
@@ -183,6 +195,7 @@ func (q *queue) add(b *body, seq int64, now time.Time) {
 }
 
 func (q *queue) addLocked(b *body, seq int64, now time.Time) {
+	q.changed()
 	m := &message{body: b, seq: seq, enqueued: now, readyIdx: -1}
 	ttl := b.header.TTL
 	if ttl <= 0 || (q.props.DefaultTTL > 0 && ttl > q.props.DefaultTTL) {
@@ -202,6 +215,7 @@ func (q *queue) addLocked(b *body, seq int64, now time.Time) {
 func (q *queue) addDeadLettered(m *message, source string, now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.changed()
 	dm := &message{body: m.body, seq: m.seq, enqueued: m.enqueued, deliveryCount: m.deliveryCount, dlSource: source, readyIdx: -1}
 	if old, ok := q.msgs[dm.seq]; ok { // a sequence number is unique per source entity; never overwrite silently
 		q.removeLocked(old)
@@ -270,6 +284,7 @@ func (q *queue) dispatchLocked(now time.Time) {
 		c.credit--
 		c.deliveryCount++
 		m.deliveryCount++
+		q.changed()
 		if c.receiveAndDelete {
 			s := m.snapshot(false)
 			q.removeLocked(m)
@@ -306,6 +321,7 @@ func (q *queue) lockLocked(m *message, now time.Time) {
 }
 
 func (q *queue) removeLocked(m *message) {
+	q.changed()
 	if m.state == stateLocked {
 		delete(q.locks, m.lock)
 	}
@@ -351,6 +367,7 @@ func (q *queue) settle(t lockToken, o outcome, props map[string]any, reason, des
 	delete(q.locks, m.lock)
 	m.state = stateAvailable
 	m.lockGen++
+	q.changed()
 	if len(props) > 0 {
 		if nb, err := m.body.withAppProps(props); err == nil {
 			q.bytes += int64(nb.size() - m.body.size())
@@ -499,6 +516,7 @@ func (q *queue) tick(now time.Time) {
 		}
 		delete(q.locks, m.lock)
 		m.lockGen++
+		q.changed()
 		q.log("lock expired", "entity", q.name, "seq", m.seq, "deliveryCount", m.deliveryCount)
 		q.returnLocked(m, now)
 	}

@@ -404,7 +404,6 @@ func (s *session) deliverToEntity(l *link) any {
 			return &amqp.Rejected{Error: &amqp.Error{Condition: cond, Description: err.Error()}}
 		}
 	}
-	s.c.srv.persist(l.addr, l.inBuf, l.inFormat)
 	return &amqp.Accepted{}
 }
 
