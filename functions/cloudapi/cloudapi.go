@@ -30,6 +30,7 @@ import (
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/outbox"
 	"meterline/shared/funcapp"
+	"meterline/shared/views"
 )
 
 // Name is the bounded context's name: its app, its topic, its event source.
@@ -108,7 +109,11 @@ func replicateAccess(ctx context.Context, p app.AccessProjection, m *funcapp.Mes
 	if err != nil || change == nil {
 		return err
 	}
-	return p.Apply(eventstore.HandlingEvent(ctx, e), change)
+	err = p.Apply(eventstore.HandlingEvent(ctx, e), change)
+	if errors.Is(err, views.ErrInvalidKey) || errors.Is(err, views.ErrTooLarge) {
+		return funcapp.Poison("unstorable-event", err) // an id no document can be stored under
+	}
+	return err
 }
 
 // SubscriptionFilter is the SQL filter of Service Bus subscription "cloudapi" on topic

@@ -247,6 +247,10 @@ func TestReplicateAccessPoisonsMalformedAndIgnoresUnhandled(t *testing.T) {
 	if outputs, _ := out["Outputs"].(map[string]any); outputs["deadLetter"] == nil {
 		t.Fatalf("bad key hash: outputs %v, want a dead letter", outputs)
 	}
+	out = w.deliver("user-x", subs.TypeUserCreated, subs.UserCreated{UserID: strings.Repeat("u", 300), CustomerID: "c"})
+	if outputs, _ := out["Outputs"].(map[string]any); !strings.Contains(fmt.Sprint(outputs["deadLetter"]), "unstorable-event") {
+		t.Fatalf("over-long id: outputs %v, want a dead letter", outputs)
+	}
 	out = w.deliver("customer-c", subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c", Balance: -5})
 	if outputs, _ := out["Outputs"].(map[string]any); len(outputs) != 0 {
 		t.Fatalf("unhandled type: outputs %v, want none (completed)", outputs)

@@ -159,34 +159,3 @@ func TestGate(t *testing.T) {
 		t.Fatalf("unlocked user: %v", err)
 	}
 }
-
-func TestACL(t *testing.T) {
-	// Types the Cloud API does not handle translate to nothing.
-	if c, err := acl.Translate(event(t, "customer-c", 3, subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c"})); c != nil || err != nil {
-		t.Fatalf("unhandled type: %v %v", c, err)
-	}
-	if c, err := acl.Translate(eventstore.Event{ID: "x", Type: "someone.Else", Data: []byte(`{}`)}); c != nil || err != nil {
-		t.Fatalf("foreign type: %v %v", c, err)
-	}
-	// Malformed events of handled types are errors (poison), whatever is wrong with them.
-	for name, e := range map[string]eventstore.Event{
-		"bad hash":   event(t, "user-u", 1, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u", CustomerID: "c", KeyID: "k", KeyHash: "ml_plain"}),
-		"no key id":  event(t, "user-u", 1, subs.TypeApiKeyRevoked, subs.ApiKeyRevoked{UserID: "u"}),
-		"no version": event(t, "user-u", 0, subs.TypeUserLocked, subs.UserLocked{UserID: "u"}),
-		"no user":    event(t, "user-u", 1, subs.TypeUserCreated, subs.UserCreated{CustomerID: "c"}),
-		"not json":   {ID: "e", Type: subs.TypeCustomerCreated, Stream: "customer-c", Version: 1, Data: []byte(`[1]`)},
-	} {
-		if _, err := acl.Translate(e); !errors.Is(err, acl.ErrMalformed) {
-			t.Errorf("%s: %v, want ErrMalformed", name, err)
-		}
-	}
-	if _, _, err := acl.Decode([]byte(`{"id":`)); !errors.Is(err, acl.ErrMalformed) {
-		t.Errorf("broken envelope: %v", err)
-	}
-	// Unknown fields are ignored.
-	body := []byte(`{"id":"e1","type":"subscriptions.CustomerLocked","stream":"customer-c","version":4,"data":{"customerId":"c","future":"field"},"extra":1}`)
-	change, e, err := acl.Decode(body)
-	if err != nil || change != (domain.LockChanged{ID: "c", CustomerID: "c", Locked: true, Version: 4}) || e.ID != "e1" {
-		t.Fatalf("decode: %+v %v", change, err)
-	}
-}
