@@ -306,3 +306,31 @@ func TestHeartbeatsWithinClientIdleTimeout(t *testing.T) {
 		t.Fatalf("expected an empty frame, got %T", f.Body)
 	}
 }
+
+func TestDrainConsumesUnusedCredit(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	ctx := ctxT(t, 10*time.Second)
+	send(t, ctx, mustSender(t, env.client, "q"), textMsg("only"))
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	c.attachReceiver(100, "q")
+	h, count, credit, next := uint32(0), uint32(0), uint32(5), uint32(0)
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Flow{NextIncomingID: &next, IncomingWindow: 100, OutgoingWindow: 100,
+		Handle: &h, DeliveryCount: &count, LinkCredit: &credit, Drain: true}})
+	transfers := 0
+	for {
+		f := c.read()
+		switch b := f.Body.(type) {
+		case *amqp.Transfer:
+			transfers++
+		case *amqp.Flow:
+			if b.Handle == nil || !b.Drain {
+				continue
+			}
+			if transfers != 1 || *b.LinkCredit != 0 || *b.DeliveryCount != 5 {
+				t.Fatalf("drain answer after %d transfers: credit %d delivery-count %d", transfers, *b.LinkCredit, *b.DeliveryCount)
+			}
+			return
+		}
+	}
+}
