@@ -115,6 +115,7 @@ func New(cfg Config) *Subscriptions {
 			New: func(stream string) *domain.User { return domain.NewUser(domain.UserIDFromStream(stream)) },
 		},
 		customers: s.Customers,
+		directory: cfg.Views.Customers,
 		emails:    cfg.Views.Emails,
 		now:       cfg.Now, random: cfg.Random, cost: cfg.PasswordCost,
 	}

@@ -398,3 +398,24 @@ func TestPreviousMonth(t *testing.T) {
 		}
 	}
 }
+
+func TestUsageReportsInAnyOrderCostTheSame(t *testing.T) {
+	balance := func(order ...string) int64 {
+		f := newFixture(t)
+		id := f.customer("starter", nil) // 1000 units included, 5 per unit beyond
+		units := map[string]int64{"a": 600, "b": 300, "c": 400}
+		for _, r := range order {
+			if err := f.s.Usage.When(f.ctx, usageEvent(t, id, r, units[r], f.clock.Now())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f.view(id).Balance
+	}
+	inOrder := balance("a", "b", "c")
+	if inOrder != -300*5 {
+		t.Fatalf("balance %d, want %d", inOrder, -300*5)
+	}
+	if other := balance("c", "a", "c", "b", "a"); other != inOrder {
+		t.Fatalf("out of order and duplicated: balance %d, in order %d", other, inOrder)
+	}
+}

@@ -31,6 +31,7 @@ const abandonedClaim = time.Minute
 type Users struct {
 	svc       *aggregate.Service[*domain.User]
 	customers *Customers
+	directory Docs[CustomerView] // to know a customer exists without loading its whole stream
 	emails    Docs[EmailClaim]
 	now       func() time.Time
 	random    io.Reader
@@ -66,7 +67,7 @@ func (s *Users) Create(ctx context.Context, cmd CreateUser) (NewUser, error) {
 		}
 		password = &h
 	}
-	if _, err := s.customers.Get(ctx, cmd.CustomerID); err != nil {
+	if err := s.customerExists(ctx, cmd.CustomerID); err != nil {
 		return NewUser{}, err
 	}
 	commandID := eventstore.CommandID(ctx)
@@ -95,6 +96,19 @@ func (s *Users) Create(ctx context.Context, cmd CreateUser) (NewUser, error) {
 		return NewUser{UserID: userID}, nil
 	}
 	return NewUser{UserID: userID, KeyID: keyID, APIKey: key.Plain}, nil
+}
+
+// customerExists asks the customer view first (cheap), and the event store only for a
+// customer too new to be in it yet.
+func (s *Users) customerExists(ctx context.Context, customerID string) error {
+	if !ValidID(customerID) {
+		return domain.ErrCustomerNotFound
+	}
+	if _, ok, err := s.directory.Get(ctx, customerID); err != nil || ok {
+		return err
+	}
+	_, err := s.customers.Get(ctx, customerID)
+	return err
 }
 
 // claim reserves email for userID in the email index.
