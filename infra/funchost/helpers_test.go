@@ -184,6 +184,7 @@ type invocation struct {
 	HostVersion  string          `json:"hostVersion"`
 	Request      json.RawMessage `json:"request"`
 	Path         string          `json:"path"`
+	At           string          `json:"at"`
 }
 
 func readRecord(t testing.TB, path string) []invocation {
