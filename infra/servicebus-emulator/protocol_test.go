@@ -334,3 +334,40 @@ func TestDrainConsumesUnusedCredit(t *testing.T) {
 		}
 	}
 }
+
+func TestOversizedMessageDetachesOnlyThatLink(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Begin{NextOutgoingID: 0, IncomingWindow: 100, OutgoingWindow: 10000}})
+	if _, ok := c.read().Body.(*amqp.Begin); !ok {
+		t.Fatal("no begin")
+	}
+	zero := uint32(0)
+	attach := func(h uint32) {
+		c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Attach{Name: fmt.Sprint("s", h), Handle: h, Role: amqp.RoleSender, Target: &amqp.Target{Address: "q"}, InitialDeliveryCount: &zero}})
+		for {
+			if fl, ok := c.read().Body.(*amqp.Flow); ok && fl.Handle != nil && *fl.Handle == h {
+				return // credit granted
+			}
+		}
+	}
+	attach(0)
+	chunk := make([]byte, 60<<10)
+	format := uint32(0)
+	for i := range 20 { // 1.2 MB in one delivery: over the limit part-way
+		id := uint32(0)
+		tr := &amqp.Transfer{Handle: 0, More: i < 19}
+		if i == 0 {
+			tr.DeliveryID, tr.DeliveryTag, tr.MessageFormat = &id, []byte{1}, &format
+		}
+		c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: tr, Payload: chunk})
+	}
+	if cond := detachCondition(t, c); cond != amqp.ErrCondMessageSizeExceeded {
+		t.Fatalf("condition %q", cond)
+	}
+	c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Detach{Handle: 0, Closed: true}})
+	// The connection and session carry on: another link attaches and gets credit.
+	attach(1)
+	stillWorks(t, env, "q")
+}

@@ -36,16 +36,18 @@ type link struct {
 	addr   string
 
 	// Client sends, we receive (reader goroutine only).
-	target        sendTarget
-	rpc           *rpcNode
-	inCredit      uint32
-	inCount       uint32 // delivery-count of the client's sender
-	inBuf         []byte
-	inDeliveryID  uint32
-	inSettled     bool
-	inFormat      uint32
-	inProgress    bool
-	receiverSettl bool // rcv-settle-mode second requested on our receiving end
+	target         sendTarget
+	rpc            *rpcNode
+	inCredit       uint32
+	inCount        uint32 // delivery-count of the client's sender
+	inBuf          []byte
+	inDeliveryID   uint32
+	inSettled      bool
+	inFormat       uint32
+	inProgress     bool
+	receiverSettl  bool // rcv-settle-mode second requested on our receiving end
+	detached       bool // we detached it with an error; frames still in flight are ignored
+	entityDetached bool
 
 	// Client receives, we send.
 	q         *queue
@@ -58,7 +60,8 @@ type link struct {
 }
 
 func (l *link) detachFromEntity() {
-	if l.q != nil && l.cons != nil {
+	if l.q != nil && l.cons != nil && !l.entityDetached {
+		l.entityDetached = true
 		l.q.detach(l.cons)
 		l.s.c.log.Info("receiver detached", "entity", l.q.name)
 	}
@@ -258,7 +261,7 @@ func (s *session) flow(f *amqp.Flow) error {
 		}
 		return nil
 	}
-	if l == nil {
+	if l == nil || l.detached {
 		return nil // a flow for a link we already detached
 	}
 	credit := uint32(0)
@@ -321,6 +324,9 @@ func (s *session) transfer(t *amqp.Transfer, payload []byte) error {
 	c.mu.Unlock()
 	if l == nil || (l.target == nil && l.rpc == nil) {
 		return &amqp.Error{Condition: amqp.ErrCondUnattachedHandle, Description: fmt.Sprintf("transfer on unattached handle %d", t.Handle)}
+	}
+	if l.detached {
+		return nil
 	}
 	if !l.inProgress {
 		if t.DeliveryID == nil {
@@ -395,6 +401,7 @@ func (s *session) deliverToEntity(l *link) any {
 		}
 	}
 	now := time.Now()
+	s.c.log.Debug("messages accepted", "entity", l.addr, "count", len(bodies))
 	for _, b := range bodies {
 		if err := l.target.send(b, now); err != nil {
 			cond := amqp.ErrCondInternalError
@@ -534,6 +541,9 @@ func (s *session) detach(d *amqp.Detach) error {
 		}
 	}
 	c.mu.Unlock()
+	if l != nil && l.detached {
+		return nil // the client's answer to our detach
+	}
 	if l != nil {
 		l.detachFromEntity()
 	}
@@ -541,14 +551,14 @@ func (s *session) detach(d *amqp.Detach) error {
 	return nil
 }
 
-// detachLink closes one link with an error, leaving the rest of the connection alone.
+// detachLink closes one link with an error, leaving the rest of the connection
+// alone. The handle stays reserved until the client answers with its detach,
+// so frames it already sent on the link are ignored rather than fatal.
 func (s *session) detachLink(l *link, e *amqp.Error) {
 	c := s.c
 	c.log.Warn("detaching link", "link", l.name, "err", e)
-	c.mu.Lock()
-	delete(s.links, l.handle)
-	c.links--
-	c.mu.Unlock()
+	l.detached = true
+	l.inBuf = nil
 	l.detachFromEntity()
 	c.send(s.ch, &amqp.Detach{Handle: l.handle, Closed: true, Error: e})
 }
