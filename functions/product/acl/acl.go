@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	cloud "meterline/functions/cloudapi/contracts"
-	subs "meterline/functions/subscriptions/contracts"
 	"meterline/functions/product/domain"
+	subs "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
 )
 
@@ -89,13 +90,13 @@ func translate(e eventstore.Event) (any, error) {
 	// Each fact is checked against the stream it must come from, so a document keyed by id
 	// never mixes versions of two streams.
 	customer := func(id string) error {
-		if id == "" || e.Stream != subs.CustomerStream(id) {
+		if !validID(id) || e.Stream != subs.CustomerStream(id) {
 			return bad("customerId %q does not match stream %q", id, e.Stream)
 		}
 		return nil
 	}
 	user := func(userID, customerID string) error {
-		if userID == "" || customerID == "" || e.Stream != subs.UserStream(userID) {
+		if !validID(userID) || !validID(customerID) || e.Stream != subs.UserStream(userID) {
 			return bad("userId %q/customerId %q do not match stream %q", userID, customerID, e.Stream)
 		}
 		return nil
@@ -119,19 +120,19 @@ func translate(e eventstore.Event) (any, error) {
 	case subs.PaymentReceived:
 		return domain.PaymentMade{Origin: o, CustomerID: v.CustomerID, PaymentID: v.PaymentID, Amount: v.Amount, Currency: v.Currency}, customer(v.CustomerID)
 	case subs.InvoiceIssued:
-		if v.InvoiceID == "" {
-			return nil, bad("no invoiceId")
+		if !validID(v.InvoiceID) {
+			return nil, bad("invalid invoiceId")
 		}
 		return domain.InvoiceIssued{Origin: o, CustomerID: v.CustomerID, InvoiceID: v.InvoiceID, Period: v.Period, Amount: v.Amount,
 			Currency: v.Currency, IssuedAt: v.IssuedAt, DueAt: v.DueAt}, customer(v.CustomerID)
 	case subs.InvoicePaid:
-		if v.InvoiceID == "" {
-			return nil, bad("no invoiceId")
+		if !validID(v.InvoiceID) {
+			return nil, bad("invalid invoiceId")
 		}
 		return domain.InvoiceSettled{Origin: o, CustomerID: v.CustomerID, InvoiceID: v.InvoiceID}, customer(v.CustomerID)
 	case subs.InvoiceExpired:
-		if v.InvoiceID == "" {
-			return nil, bad("no invoiceId")
+		if !validID(v.InvoiceID) {
+			return nil, bad("invalid invoiceId")
 		}
 		return domain.InvoiceWentOverdue{Origin: o, CustomerID: v.CustomerID, InvoiceID: v.InvoiceID}, customer(v.CustomerID)
 	case subs.UserCreated:
@@ -149,7 +150,7 @@ func translate(e eventstore.Event) (any, error) {
 	case subs.UserUnlocked:
 		return domain.UserAccessChanged{Origin: o, UserID: v.UserID, CustomerID: v.CustomerID, Locked: false}, user(v.UserID, v.CustomerID)
 	case cloud.UsageReported:
-		if v.ReportID == "" || v.CustomerID == "" || e.Stream != cloud.UsageStream(v.CustomerID) {
+		if v.ReportID == "" || !validID(v.CustomerID) || e.Stream != cloud.UsageStream(v.CustomerID) {
 			return nil, bad("reportId %q/customerId %q do not match stream %q", v.ReportID, v.CustomerID, e.Stream)
 		}
 		return domain.UsageReported{Origin: o, CustomerID: v.CustomerID, ReportID: v.ReportID, Units: v.Units, Requests: v.Requests,
@@ -163,4 +164,11 @@ func month(given, derived string) string {
 		return given
 	}
 	return derived
+}
+
+// MaxIDLength bounds the ids that become document keys (the views' keys are bounded).
+const MaxIDLength = 128
+
+func validID(id string) bool {
+	return id != "" && len(id) <= MaxIDLength && utf8.ValidString(id)
 }

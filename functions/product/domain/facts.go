@@ -33,7 +33,7 @@ type (
 type (
 	AccountOpened struct {
 		Origin
-		CustomerID, Name, Plan, Currency        string
+		CustomerID, Name, Plan, Currency         string
 		CreditLimit, IncludedUnits, PricePerUnit int64
 	}
 	// AccountStatusChanged: an overdraft locked the account (Locked) or a payment unlocked it.
