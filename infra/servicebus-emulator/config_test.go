@@ -157,3 +157,45 @@ func TestDataDirKeepsMessagesAcrossRestarts(t *testing.T) {
 		t.Fatalf("sequence restarted: %d", *m.SequenceNumber)
 	}
 }
+
+const forwardConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns",
+ "Queues":[
+  {"Name":"in","Properties":{"ForwardTo":"out"}},
+  {"Name":"out"},
+  {"Name":"poison","Properties":{"ForwardDeadLetteredMessagesTo":"dead-letters","MaxDeliveryCount":1}},
+  {"Name":"dead-letters"}],
+ "Topics":[{"Name":"t","Subscriptions":[{"Name":"to-out","Properties":{"ForwardTo":"out"}},{"Name":"loop","Properties":{"ForwardTo":"t"}}]}]}],
+ "Logging":{"Type":"Console"}}}`
+
+func TestAutoForwarding(t *testing.T) {
+	cfg, err := config.Parse([]byte(forwardConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ForTest(t, cfg)
+	client := newClient(t, srv)
+	ctx := ctxT(t, 20*time.Second)
+	send(t, ctx, mustSender(t, client, "in"), textMsg("via queue"))
+	send(t, ctx, mustSender(t, client, "t"), textMsg("via subscription"))
+	out := mustReceiver(t, client, "out", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	// The "loop" subscription forwards to its own topic: the chain stops after
+	// the hop limit, so "out" gets the message once per pass through the topic.
+	got := receiveN(t, ctx, out, 5)
+	if b := bodies(got); b[0] != "via queue" || b[1] != "via subscription" {
+		t.Fatalf("forwarded: %v", b)
+	}
+	receiveNone(t, mustReceiver(t, client, "in", nil), 100*time.Millisecond)
+
+	send(t, ctx, mustSender(t, client, "poison"), textMsg("bad"))
+	r := mustReceiver(t, client, "poison", nil)
+	m := receiveN(t, ctx, r, 1)[0]
+	reason := "Broken"
+	if err := r.DeadLetterMessage(ctx, m, &azservicebus.DeadLetterOptions{Reason: &reason}); err != nil {
+		t.Fatal(err)
+	}
+	dl := receiveN(t, ctx, mustReceiver(t, client, "dead-letters", nil), 1)[0]
+	if string(dl.Body) != "bad" || *dl.DeadLetterReason != "Broken" {
+		t.Fatalf("forwarded dead letter: %q %v", dl.Body, dl.DeadLetterReason)
+	}
+	receiveNone(t, mustReceiver(t, client, "poison", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter}), 100*time.Millisecond)
+}

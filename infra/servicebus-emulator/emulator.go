@@ -15,7 +15,6 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 
 	"meterline/infra/servicebus-emulator/config"
@@ -81,10 +80,18 @@ func ForTest(t testing.TB, cfg *config.Config) *Server {
 func namespaceFromConfig(cfg *config.Config, log *slog.Logger) *namespace {
 	ns := newNamespace()
 	logf := func(msg string, args ...any) { log.Info(msg, args...) }
+	ns.log = logf
+	type forwarding struct {
+		q          *queue
+		to, deadTo string
+	}
+	var fwd []forwarding
 	for _, n := range cfg.Namespaces {
 		for _, q := range n.Queues {
 			warnUnsupported(log, q.Name, q.Properties)
-			ns.addQueue(newQueue(q.Name, propsFromConfig(q.Properties, config.EntityProperties{}), true, defaultLimits, logf))
+			nq := newQueue(q.Name, propsFromConfig(q.Properties, config.EntityProperties{}), true, defaultLimits, logf)
+			ns.addQueue(nq)
+			fwd = append(fwd, forwarding{nq, q.Properties.ForwardTo, q.Properties.ForwardDeadLetteredMessagesTo})
 		}
 		for _, t := range n.Topics {
 			tp := &topic{name: t.Name, log: logf, props: entityProps{
@@ -95,6 +102,7 @@ func namespaceFromConfig(cfg *config.Config, log *slog.Logger) *namespace {
 				name := t.Name + "/Subscriptions/" + s.Name
 				warnUnsupported(log, name, s.Properties)
 				sub := &subscription{name: s.Name, q: newQueue(name, propsFromConfig(s.Properties, t.Properties), true, defaultLimits, logf)}
+				fwd = append(fwd, forwarding{sub.q, s.Properties.ForwardTo, s.Properties.ForwardDeadLetteredMessagesTo})
 				for _, r := range s.Rules {
 					f := r.Filter
 					if f == nil {
@@ -105,6 +113,15 @@ func namespaceFromConfig(cfg *config.Config, log *slog.Logger) *namespace {
 				tp.subs = append(tp.subs, sub)
 			}
 			ns.addTopic(tp)
+		}
+	}
+	// Targets resolve once every entity exists; config has checked they do.
+	for _, f := range fwd {
+		if f.to != "" {
+			f.q.forward, _, _ = ns.sendTarget(f.to)
+		}
+		if f.deadTo != "" {
+			f.q.forwardDead, _, _ = ns.sendTarget(f.deadTo)
 		}
 	}
 	return ns
@@ -127,17 +144,7 @@ func propsFromConfig(p config.EntityProperties, parent config.EntityProperties) 
 }
 
 func warnUnsupported(log *slog.Logger, entity string, p config.EntityProperties) {
-	var missing []string
 	if p.RequiresSession {
-		missing = append(missing, "RequiresSession")
-	}
-	if p.ForwardTo != "" {
-		missing = append(missing, "ForwardTo")
-	}
-	if p.ForwardDeadLetteredMessagesTo != "" {
-		missing = append(missing, "ForwardDeadLetteredMessagesTo")
-	}
-	if len(missing) > 0 {
-		log.Warn("entity properties not supported by this emulator are ignored", "entity", entity, "properties", strings.Join(missing, ","))
+		log.Warn("RequiresSession is not supported by this emulator: session receivers are refused", "entity", entity)
 	}
 }

@@ -37,11 +37,15 @@ func (t *topic) changed() {
 	}
 }
 
-func (t *topic) send(b *body, now time.Time) error {
+// maxForwardHops is Service Bus's limit on auto-forwarding chains; a message
+// that reaches it stays where it is.
+const maxForwardHops = 4
+
+func (t *topic) send(b *body, now time.Time, hops int) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.props.RequiresDuplicateDetection {
 		if id, ok := b.messageID(); ok && t.dedup.seen(id, now, t.props.DuplicateWindow) {
+			t.mu.Unlock()
 			return nil
 		}
 	}
@@ -49,19 +53,77 @@ func (t *topic) send(b *body, now time.Time) error {
 		t.seq++
 		t.sched.add(t.seq, at, b)
 		t.changed()
+		t.mu.Unlock()
 		return nil
 	}
 	targets, err := t.route(b)
 	if err != nil {
+		t.mu.Unlock()
 		return err
 	}
 	t.seq++
+	fwd := t.fanOutLocked(targets, t.seq, now, hops)
+	t.mu.Unlock()
+	return fwd.send(now)
+}
+
+// fanOutLocked adds the routed copies to the subscriptions, returning the
+// copies of forwarding subscriptions, to be sent once the topic is unlocked.
+func (t *topic) fanOutLocked(targets []*body, seq int64, now time.Time, hops int) forwards {
+	var fwd forwards
 	for i, sub := range t.subs {
-		if targets[i] != nil {
-			sub.q.add(targets[i], t.seq, now)
+		switch {
+		case targets[i] == nil:
+		case sub.q.forward != nil && hops < maxForwardHops:
+			fwd = append(fwd, forward{sub.q.forward, targets[i], hops + 1})
+		default:
+			sub.q.add(targets[i], seq, now)
 		}
 	}
-	return nil
+	return fwd
+}
+
+type forward struct {
+	to   sendTarget
+	b    *body
+	hops int
+}
+
+type forwards []forward
+
+func (fs forwards) send(now time.Time) error {
+	var first error
+	for _, f := range fs {
+		if err := f.to.send(f.b, now, f.hops); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// forwardQueue holds dead-lettered messages bound for another entity until
+// the timer sends them, outside every entity lock.
+type forwardQueue struct {
+	mu      sync.Mutex
+	pending forwards
+}
+
+func (f *forwardQueue) push(to sendTarget, b *body) {
+	f.mu.Lock()
+	f.pending = append(f.pending, forward{to, b, 1})
+	f.mu.Unlock()
+}
+
+func (f *forwardQueue) drain(now time.Time, log func(string, ...any)) {
+	f.mu.Lock()
+	fs := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	for _, x := range fs {
+		if err := x.to.send(x.b, now, x.hops); err != nil {
+			log("forwarding a dead-lettered message failed", "err", err)
+		}
+	}
 }
 
 // route evaluates every subscription's rules; targets[i] is the body the
@@ -126,27 +188,27 @@ func (t *topic) cancelScheduled(seqs []int64) {
 
 func (t *topic) tick(now time.Time) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	var fwd forwards
 	for _, d := range t.sched.due(now) {
 		targets, err := t.route(d.body)
 		if err != nil {
 			t.log("scheduled message dropped", "topic", t.name, "seq", d.seq, "err", err)
 			continue
 		}
-		for i, sub := range t.subs {
-			if targets[i] != nil {
-				sub.q.add(targets[i], d.seq, now)
-			}
-		}
+		fwd = append(fwd, t.fanOutLocked(targets, d.seq, now, 0)...)
 	}
 	if t.dedup.len() > 0 {
 		t.dedup.prune(now, t.props.DuplicateWindow)
+	}
+	t.mu.Unlock()
+	if err := fwd.send(now); err != nil {
+		t.log("forwarding a scheduled message failed", "topic", t.name, "err", err)
 	}
 }
 
 // sendTarget is where a sending link delivers: a queue or a topic.
 type sendTarget interface {
-	send(b *body, now time.Time) error
+	send(b *body, now time.Time, hops int) error
 	schedule(bodies []*body, at time.Time) ([]int64, error)
 	cancelScheduled(seqs []int64)
 }
@@ -166,18 +228,21 @@ type namespace struct {
 	all    []*queue // every queue, subscription and dead-letter queue, for the timer
 
 	changes atomic.Uint64 // counts mutations, so persistence saves only after changes
+	later   forwardQueue  // dead-lettered messages on their way to a ForwardDeadLetteredMessagesTo entity
+	log     func(string, ...any)
 }
 
 var errUnknownEntity = errors.New("entity not found")
 
 func newNamespace() *namespace {
-	return &namespace{queues: map[string]*queue{}, topics: map[string]*topic{}}
+	return &namespace{queues: map[string]*queue{}, topics: map[string]*topic{}, log: func(string, ...any) {}}
 }
 
 func (ns *namespace) addQueue(q *queue) {
 	ns.queues[strings.ToLower(q.name)] = q
 	ns.all = append(ns.all, q)
 	q.changes = &ns.changes
+	q.later = &ns.later
 	if q.dlq != nil {
 		ns.all = append(ns.all, q.dlq)
 		q.dlq.changes = &ns.changes
@@ -190,6 +255,7 @@ func (ns *namespace) addTopic(t *topic) {
 	for _, s := range t.subs {
 		ns.all = append(ns.all, s.q, s.q.dlq)
 		s.q.changes, s.q.dlq.changes = &ns.changes, &ns.changes
+		s.q.later = &ns.later
 	}
 }
 
@@ -236,6 +302,7 @@ func (ns *namespace) sendTarget(addr string) (sendTarget, string, error) {
 
 // tick drives lock expiry, message expiry and scheduled messages.
 func (ns *namespace) tick(now time.Time) {
+	ns.later.drain(now, ns.log)
 	for _, t := range ns.topics {
 		t.tick(now)
 	}

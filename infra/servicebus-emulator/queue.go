@@ -106,6 +106,11 @@ type queue struct {
 	dedup     dedupWindow
 	sched     scheduler
 	changes   *atomic.Uint64 // the namespace's change counter, for persistence; may be nil
+
+	// ForwardTo and ForwardDeadLetteredMessagesTo; set once at start.
+	forward     sendTarget
+	forwardDead sendTarget
+	later       *forwardQueue // where dead-letter forwards wait; they must not run under q.mu
 }
 
 // changed notes a mutation worth saving.
@@ -139,8 +144,12 @@ func (q *queue) checkRoomLocked(n int) error {
 }
 
 // send enqueues a message sent directly to this queue: duplicate detection,
-// scheduling and sequence numbers are the queue's own.
-func (q *queue) send(b *body, now time.Time) error {
+// scheduling and sequence numbers are the queue's own. hops counts the
+// auto-forwarding the message has been through.
+func (q *queue) send(b *body, now time.Time, hops int) error {
+	if q.forward != nil && hops < maxForwardHops {
+		return q.forward.send(b, now, hops+1)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.props.RequiresDuplicateDetection {
@@ -423,6 +432,10 @@ func (q *queue) deadLetterLocked(m *message, reason, description string, now tim
 		m.body = nb
 	}
 	q.log("dead-lettered", "entity", q.name, "seq", m.seq, "reason", reason)
+	if q.forwardDead != nil && q.later != nil {
+		q.later.push(q.forwardDead, m.body)
+		return
+	}
 	// Lock order is parent then dead-letter queue, never the reverse.
 	q.dlq.addDeadLettered(m, q.name, now)
 }

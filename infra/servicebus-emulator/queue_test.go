@@ -34,7 +34,7 @@ func (s *sink) consumer(rad bool) *consumer {
 func TestQueueLockCompleteAbandonAndMaxDelivery(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := testQueue(entityProps{MaxDeliveryCount: 2})
-	if err := q.send(testBody(t, "a", nil), now); err != nil {
+	if err := q.send(testBody(t, "a", nil), now, 0); err != nil {
 		t.Fatal(err)
 	}
 	var s sink
@@ -69,7 +69,7 @@ func TestQueueLockCompleteAbandonAndMaxDelivery(t *testing.T) {
 func TestQueueLockExpiryRedelivers(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := testQueue(entityProps{LockDuration: 5 * time.Second, MaxDeliveryCount: 10})
-	_ = q.send(testBody(t, "a", nil), now)
+	_ = q.send(testBody(t, "a", nil), now, 0)
 	var s sink
 	c := s.consumer(false)
 	q.attach(c)
@@ -95,7 +95,7 @@ func TestQueueLockExpiryRedelivers(t *testing.T) {
 func TestQueueReleaseDoesNotCount(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := testQueue(entityProps{MaxDeliveryCount: 1})
-	_ = q.send(testBody(t, "a", nil), now)
+	_ = q.send(testBody(t, "a", nil), now, 0)
 	var s sink
 	c := s.consumer(false)
 	q.attach(c)
@@ -113,7 +113,7 @@ func TestQueueReleaseDoesNotCount(t *testing.T) {
 func TestQueueTTLDeadLetters(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := testQueue(entityProps{DefaultTTL: time.Second, DeadLetterOnExpiration: true})
-	_ = q.send(testBody(t, "a", nil), now)
+	_ = q.send(testBody(t, "a", nil), now, 0)
 	q.tick(now.Add(2 * time.Second))
 	if q.count() != 0 || q.dlq.count() != 1 {
 		t.Fatalf("active %d dead %d", q.count(), q.dlq.count())
@@ -123,12 +123,12 @@ func TestQueueTTLDeadLetters(t *testing.T) {
 func TestQueueDedupScheduleDefer(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := testQueue(entityProps{RequiresDuplicateDetection: true, DuplicateWindow: time.Minute})
-	_ = q.send(testBody(t, "a", nil), now)
-	_ = q.send(testBody(t, "a", nil), now.Add(time.Second))
+	_ = q.send(testBody(t, "a", nil), now, 0)
+	_ = q.send(testBody(t, "a", nil), now.Add(time.Second), 0)
 	if q.count() != 1 {
 		t.Fatalf("duplicate kept: %d", q.count())
 	}
-	_ = q.send(testBody(t, "a", nil), now.Add(2*time.Minute))
+	_ = q.send(testBody(t, "a", nil), now.Add(2*time.Minute), 0)
 	if q.count() != 2 {
 		t.Fatalf("id outside the window dropped: %d", q.count())
 	}
@@ -166,8 +166,8 @@ func TestTopicFanOutWithRules(t *testing.T) {
 			rules: []rule{{name: "r", filter: f}}}
 	}
 	tp := &topic{name: "t", log: func(string, ...any) {}, subs: []*subscription{mk("all", "1=1"), mk("x", "type = 'X'"), mk("y", "type IN ('Y', 'Z')")}}
-	_ = tp.send(testBody(t, "1", map[string]any{"type": "X"}), now)
-	_ = tp.send(testBody(t, "2", map[string]any{"type": "Y"}), now)
+	_ = tp.send(testBody(t, "1", map[string]any{"type": "X"}), now, 0)
+	_ = tp.send(testBody(t, "2", map[string]any{"type": "Y"}), now, 0)
 	if a, x, y := tp.subs[0].q.count(), tp.subs[1].q.count(), tp.subs[2].q.count(); a != 2 || x != 1 || y != 1 {
 		t.Fatalf("fan-out: all %d x %d y %d", a, x, y)
 	}

@@ -403,7 +403,7 @@ func (s *session) deliverToEntity(l *link) any {
 	now := time.Now()
 	s.c.log.Debug("messages accepted", "entity", l.addr, "count", len(bodies))
 	for _, b := range bodies {
-		if err := l.target.send(b, now); err != nil {
+		if err := l.target.send(b, now, 0); err != nil {
 			cond := amqp.ErrCondInternalError
 			if errors.Is(err, errEntityFull) {
 				cond = amqp.ErrCondResourceLimitExceeded
