@@ -35,14 +35,15 @@ func decodeInvocation(body []byte) (*invocation, error) {
 		return nil, invalid("not a JSON object: %v", err)
 	}
 	inv := &invocation{}
-	if !isJSONObject(top.Data) {
+	// The body was validated as a whole above: a look at the first byte is enough here.
+	if !startsObject(top.Data) {
 		return nil, invalid("Data is missing or not an object")
 	}
 	if err := json.Unmarshal(top.Data, &inv.Data); err != nil {
 		return nil, invalid("Data: %v", err)
 	}
 	if len(top.Metadata) > 0 && !bytes.Equal(top.Metadata, []byte("null")) {
-		if !isJSONObject(top.Metadata) {
+		if !startsObject(top.Metadata) {
 			return nil, invalid("Metadata is not an object")
 		}
 		if err := json.Unmarshal(top.Metadata, &inv.Metadata); err != nil {
@@ -297,6 +298,11 @@ func objectOrQuoted(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, errors.New("expected an object")
 	}
 	return raw, nil
+}
+
+func startsObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
 }
 
 func isJSONObject(raw json.RawMessage) bool {
