@@ -31,6 +31,7 @@ import (
 	"meterline/functions/product/acl"
 	"meterline/functions/product/app"
 	"meterline/shared/funcapp"
+	"meterline/shared/views"
 )
 
 // Name is the bounded context's name: its app and its topic.
@@ -75,7 +76,11 @@ func replicate(ctx context.Context, p app.Projection, m *funcapp.Message) error 
 	if err != nil || fact == nil {
 		return err
 	}
-	return p.Apply(ctx, fact)
+	err = p.Apply(ctx, fact)
+	if errors.Is(err, views.ErrInvalidKey) || errors.Is(err, views.ErrTooLarge) {
+		return funcapp.Poison("unstorable-event", err)
+	}
+	return err
 }
 
 // SubscriptionFilters are the SQL filters of the portal's Service Bus subscriptions "product",

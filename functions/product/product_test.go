@@ -20,10 +20,12 @@ import (
 	cloud "meterline/functions/cloudapi/contracts"
 	"meterline/functions/product"
 	"meterline/functions/product/app"
-	"meterline/functions/product/internal/memviews"
 	subs "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
+	viewmem "meterline/shared/views/memstore"
 )
+
+func memoryViews() app.Views { return product.ViewsOn(viewmem.New()) }
 
 // portalWorld is the Product app served over real loopback HTTP through funcapp's Handler,
 // on in-memory views; events reach it as the Functions host delivers Service Bus messages.
@@ -173,7 +175,11 @@ func (b *browser) signIn(email, password string) reply {
 }
 
 func TestSignInRightPasswordOpensASession(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	checkSignInOpensASession(t, memoryViews())
+}
+
+func checkSignInOpensASession(t *testing.T, views app.Views) {
+	w := newPortalWorld(t, views)
 	w.seedCustomer("c1", "u1", "ann@example.com", "correct horse")
 	b := w.browser()
 	if r := b.do("GET", "/api/product/me", ""); r.status != 401 || r.body["error"] != "not_signed_in" {
@@ -202,7 +208,11 @@ func TestSignInRightPasswordOpensASession(t *testing.T) {
 }
 
 func TestSignInRefusesWrongPasswordUnknownEmailAndLockedUser(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	checkSignInRefusals(t, memoryViews())
+}
+
+func checkSignInRefusals(t *testing.T, views app.Views) {
+	w := newPortalWorld(t, views)
 	w.seedCustomer("c1", "u1", "ann@example.com", "correct horse")
 	b := w.browser()
 	cases := []struct {
@@ -239,7 +249,7 @@ func TestSignInRefusesWrongPasswordUnknownEmailAndLockedUser(t *testing.T) {
 }
 
 func TestLockingAUserEndsTheirSessions(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	w := newPortalWorld(t, memoryViews())
 	w.seedCustomer("c1", "u1", "ann@example.com", "pw1")
 	b := w.browser()
 	if r := b.signIn("ann@example.com", "pw1"); r.status != 200 {
@@ -256,7 +266,7 @@ func TestLockingAUserEndsTheirSessions(t *testing.T) {
 }
 
 func TestSessionsExpire(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	w := newPortalWorld(t, memoryViews())
 	w.seedCustomer("c1", "u1", "ann@example.com", "pw1")
 	b := w.browser()
 	b.signIn("ann@example.com", "pw1")
@@ -271,7 +281,7 @@ func TestSessionsExpire(t *testing.T) {
 }
 
 func TestNewPasswordReplacesTheOldOneWhateverTheOrder(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	w := newPortalWorld(t, memoryViews())
 	w.seedCustomer("c1", "u1", "ann@example.com", "old")
 	newer := w.event(subs.UserStream("u1"), subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: hash(t, "new")})
 	w.deliver("ReplicateAccounts", newer)
@@ -289,7 +299,11 @@ func TestNewPasswordReplacesTheOldOneWhateverTheOrder(t *testing.T) {
 }
 
 func TestFailedSignInsAreThrottledPerEmail(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	checkThrottle(t, memoryViews())
+}
+
+func checkThrottle(t *testing.T, views app.Views) {
+	w := newPortalWorld(t, views)
 	w.seedCustomer("c1", "u1", "ann@example.com", "pw1")
 	w.seedCustomer("c2", "u2", "bob@example.com", "pw2")
 	b := w.browser()
@@ -324,7 +338,11 @@ func TestFailedSignInsAreThrottledPerEmail(t *testing.T) {
 // The account and usage the portal shows come from replicated events, applied once each even
 // when redelivered, duplicated and out of order.
 func TestMeShowsReplicatedAccountAndUsageDespiteRedeliveryAndReordering(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	checkReplicatedAccount(t, memoryViews())
+}
+
+func checkReplicatedAccount(t *testing.T, views app.Views) {
+	w := newPortalWorld(t, views)
 	w.seedCustomer("c1", "u1", "ann@example.com", "pw1")
 	cs := subs.CustomerStream("c1")
 	from := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -380,7 +398,7 @@ func TestMeShowsReplicatedAccountAndUsageDespiteRedeliveryAndReordering(t *testi
 }
 
 func TestReceptorsPoisonMalformedAndCompleteUnhandled(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	w := newPortalWorld(t, memoryViews())
 	out := w.deliver("ReplicateAccounts", []byte(`{"not":"an envelope"}`))
 	if dl, _ := out["deadLetter"].(string); !strings.Contains(dl, `"reason":"malformed-event"`) {
 		t.Fatalf("malformed envelope: outputs %v, want a dead letter with the reason", out)
@@ -396,7 +414,7 @@ func TestReceptorsPoisonMalformedAndCompleteUnhandled(t *testing.T) {
 }
 
 func TestPortalServesThePageAndAssets(t *testing.T) {
-	w := newPortalWorld(t, memviews.Views())
+	w := newPortalWorld(t, memoryViews())
 	b := w.browser()
 	for path, ct := range map[string]string{"/api/product/": "text/html", "/api/product/index.html": "text/html",
 		"/api/product/app.js": "javascript", "/api/product/style.css": "text/css"} {
@@ -414,7 +432,7 @@ func TestPortalServesThePageAndAssets(t *testing.T) {
 }
 
 func TestFunctionsAndFilters(t *testing.T) {
-	a := product.New(product.Deps{Views: memviews.Views()})
+	a := product.New(product.Deps{Views: memoryViews()})
 	got := map[string]string{}
 	for _, f := range a.Functions() {
 		got[f.Name] = f.Kind
@@ -427,5 +445,52 @@ func TestFunctionsAndFilters(t *testing.T) {
 	f := product.SubscriptionFilters()
 	if f["cloudapi"] != "type IN ('cloudapi.UsageReported')" || !strings.Contains(f["subscriptions"], "'subscriptions.UserPasswordSet'") {
 		t.Fatalf("filters %v", f)
+	}
+}
+
+func TestConcurrentRedeliveriesCountOnce(t *testing.T) { checkConcurrentDeliveries(t, memoryViews()) }
+
+// checkConcurrentDeliveries delivers a customer's events twice each, from several goroutines at
+// once (as several instances of the app would): the optimistic concurrency of the views and the
+// applied-version sets must still count each event once.
+func checkConcurrentDeliveries(t *testing.T, views app.Views) {
+	w := newPortalWorld(t, views)
+	w.seedCustomer("c1", "u1", "ann@example.com", "pw1")
+	const reports = 20
+	var bodies [][]byte
+	for i := 1; i <= reports; i++ {
+		bodies = append(bodies,
+			w.event(subs.CustomerStream("c1"), subs.TypeConsumptionAdded, subs.ConsumptionAdded{CustomerID: "c1", ReportID: fmt.Sprint("r", i), Units: int64(i), Amount: int64(10 * i), Currency: "EUR", Month: "2026-11"}),
+			w.event(subs.CustomerStream("c1"), subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c1", Balance: int64(-5 * i * (i + 1)), Currency: "EUR"}),
+		)
+	}
+	var wg sync.WaitGroup
+	work := make(chan []byte)
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range work {
+				w.deliver("ReplicateAccounts", body)
+			}
+		}()
+	}
+	for round := 0; round < 2; round++ {
+		for i := range bodies {
+			work <- bodies[(i*7+round*3)%len(bodies)]
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	b := w.browser()
+	b.signIn("ann@example.com", "pw1")
+	var me app.Me
+	if r := b.do("GET", "/api/product/me", ""); r.status != 200 || json.Unmarshal(r.raw, &me) != nil {
+		t.Fatalf("me: %d %s", r.status, r.raw)
+	}
+	wantUnits := int64(reports * (reports + 1) / 2)
+	if me.Usage.Billed != wantUnits || len(me.Billed) != 1 || me.Billed[0].Consumption != 10*wantUnits || me.Balance != -5*reports*(reports+1) {
+		t.Fatalf("billed units %d (want %d), billed %+v, balance %d", me.Usage.Billed, wantUnits, me.Billed, me.Balance)
 	}
 }
