@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"meterline/shared/eventstore"
 )
 
 type ctxKey struct{}
@@ -77,6 +79,8 @@ func (a *App) newCall(ctx context.Context, function, invocationID, correlationID
 		slog.String("invocation_id", invocationID),
 		slog.String("correlation_id", correlationID),
 	)
+	// Events appended by the handler carry the flow's correlation id (see eventstore.NewEvents).
+	ctx = eventstore.WithCorrelation(ctx, correlationID)
 	return withCall(ctx, c), c
 }
 
@@ -86,6 +90,9 @@ func (a *App) logger() *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// HeaderIdempotencyKey names the client's idempotency key for an HTTP command.
+const HeaderIdempotencyKey = "Idempotency-Key"
 
 // httpCorrelationID picks the caller's correlation id: X-Correlation-ID, else the trace id of
 // a W3C traceparent header.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/eventstore"
 	"meterline/shared/funcapp"
 )
 
@@ -62,10 +63,12 @@ type fixture struct {
 	msgs   []*funcapp.Message
 	ticks  []funcapp.TimerInfo
 	ctxIDs [][2]string // invocation id, correlation id seen by handlers
+	esMeta [][3]string // eventstore correlation, causation, command id seen by handlers
 }
 
 func (f *fixture) seen(ctx context.Context) {
 	f.ctxIDs = append(f.ctxIDs, [2]string{funcapp.InvocationID(ctx), funcapp.CorrelationID(ctx)})
+	f.esMeta = append(f.esMeta, [3]string{eventstore.Correlation(ctx), eventstore.Causation(ctx), eventstore.CommandID(ctx)})
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -126,6 +129,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 		"body":        body,
 		"invocation":  funcapp.InvocationID(r.Context()),
 		"correlation": funcapp.CorrelationID(r.Context()),
+		"command":     eventstore.CommandID(r.Context()),
 	})
 }
 
@@ -249,6 +253,9 @@ func TestServiceBusFailureAnswersNon2xx(t *testing.T) {
 			var e funcapp.ErrorBody
 			if err := json.Unmarshal(out, &e); err != nil || e.Error != code {
 				t.Fatalf("error body %s (%v), want code %q", out, err, code)
+			}
+			if want := [3]string{"corr-" + subject, "m-" + subject, "m-" + subject}; f.esMeta[0] != want {
+				t.Errorf("event store metadata in ctx = %q, want %q (correlation, causation, command id)", f.esMeta[0], want)
 			}
 			var logged bool
 			for _, rec := range f.logs.records(t) {
@@ -407,8 +414,9 @@ func TestForwardedHTTPRequests(t *testing.T) {
 
 	resp, m := do("POST", "/api/things/t-9/parts?x=1", `{"n":1}`, map[string]string{
 		funcapp.HeaderInvocationID: "inv-fwd", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"Idempotency-Key": "order-77",
 	})
-	if resp.StatusCode != 201 || m["thingId"] != "t-9" || m["invocation"] != "inv-fwd" || m["correlation"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
+	if resp.StatusCode != 201 || m["thingId"] != "t-9" || m["invocation"] != "inv-fwd" || m["correlation"] != "4bf92f3577b34da6a3ce929d0e0e4736" || m["command"] != "order-77" {
 		t.Errorf("forwarded POST: %d %v", resp.StatusCode, m)
 	}
 	if got := resp.Header.Get(funcapp.HeaderCorrelationID); got != "4bf92f3577b34da6a3ce929d0e0e4736" {

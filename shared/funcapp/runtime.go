@@ -13,6 +13,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"meterline/shared/eventstore"
 )
 
 // Headers the host sets on every request to the handler.
@@ -171,6 +173,11 @@ func (a *App) invokeMessage(w http.ResponseWriter, r *http.Request, f *Function,
 		correlation = m.MessageID
 	}
 	ctx, c := a.newCall(r.Context(), f.Name, invocationID, correlation, true)
+	if m.MessageID != "" {
+		// A redelivered message re-runs the same command: the event store derives the same
+		// event ids from the message id and appends nothing twice.
+		ctx = eventstore.WithCommandID(eventstore.WithCausation(ctx, m.MessageID), m.MessageID)
+	}
 	log := c.logger.With(slog.String("message_id", m.MessageID), slog.Int("delivery_count", m.DeliveryCount))
 	err = protect(func() error { return f.messageHandler(ctx, m) })
 	var poison *PoisonError
