@@ -101,10 +101,12 @@ func New(cfg Config) *Subscriptions {
 	reg := eventstore.NewRegistry()
 	contracts.Register(reg)
 	s := &Subscriptions{Events: reg, cfg: cfg, log: cfg.Logger}
+	// Customer streams grow with every usage report: read each one whole only once.
+	customers := newStreamCache(cfg.Store, streamCacheEvents)
 
 	s.Customers = &Customers{
 		svc: &aggregate.Service[*domain.Customer]{
-			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
+			Store: customers, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
 			New: func(stream string) *domain.Customer { return domain.NewCustomer(domain.CustomerIDFromStream(stream)) },
 		},
 		now: cfg.Now, random: cfg.Random, terms: cfg.ReminderPeriod,
@@ -145,6 +147,9 @@ func New(cfg Config) *Subscriptions {
 	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox, publisher: cfg.Publisher, batch: 100}
 	return s
 }
+
+// streamCacheEvents bounds the events the customer stream cache keeps (about 0.5 KB each).
+const streamCacheEvents = 200_000
 
 // Now is the application's clock.
 func (s *Subscriptions) Now() time.Time { return s.cfg.Now() }

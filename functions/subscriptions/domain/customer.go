@@ -313,11 +313,15 @@ func (c *Customer) dues() []due {
 	return out
 }
 
+// MaxSettledAtOnce bounds the invoices one command settles, so that its events fit in one
+// atomic append (eventstore.MaxEventsPerAppend); the next payment or invoice settles the rest.
+const MaxSettledAtOnce = 25
+
 // settle pays invoices, oldest first, while credit covers the next one.
 func (c *Customer) settle(credit int64, dues []due) []any {
 	var paid []any
 	for _, d := range dues {
-		if d.amount > credit {
+		if d.amount > credit || len(paid) == MaxSettledAtOnce {
 			break
 		}
 		credit -= d.amount

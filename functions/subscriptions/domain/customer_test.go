@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -355,5 +356,32 @@ func TestPlansAreListedWithTheirTerms(t *testing.T) {
 		if p.Currency == "" || p.PricePerUnit <= 0 || p.CreditLimit < 0 || p.IncludedUnits < 0 {
 			t.Errorf("plan %+v has incomplete terms", p)
 		}
+	}
+}
+
+func TestAPaymentSettlesABoundedNumberOfInvoices(t *testing.T) {
+	c := customer()
+	c.Apply(created)
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range domain.MaxSettledAtOnce + 5 {
+		at := start.AddDate(0, i, 0)
+		period := at.Format("2006-01")
+		c.Apply(consumed(fmt.Sprint("r", i), 1, 10, at))
+		c.Apply(invoice(period, 10, 1, 10, 0, at.AddDate(0, 1, 0)))
+	}
+	events, err := c.Pay("p1", 10_000, nov4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2+domain.MaxSettledAtOnce {
+		t.Fatalf("%d events, want payment, balance and %d settled invoices", len(events), domain.MaxSettledAtOnce)
+	}
+	for _, e := range events {
+		c.Apply(e)
+	}
+	// The rest is settled by the next money movement.
+	events, err = c.Pay("p2", 1, nov4)
+	if err != nil || len(events) != 2+5 {
+		t.Fatalf("next payment: %d events, %v", len(events), err)
 	}
 }
