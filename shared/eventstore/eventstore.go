@@ -8,6 +8,17 @@
 //
 // Appends are idempotent by event ID: re-appending an event whose ID is already in the stream
 // changes nothing and reports where it is stored, so a retry after a timeout never duplicates.
+// Idempotency is checked before the expected version (the retry's expected version is stale
+// by its own success). An append mixing stored and new ids is refused whole with
+// ErrPartlyStored. Event ids are per stream.
+//
+// Every store checks the same limits before writing anything (limits.go, Prepare): at most
+// MaxEventsPerAppend events, MaxPayloadBytes per payload, valid stream names and events; bad
+// input gets a typed error and leaves storage unchanged.
+//
+// Publication: the Outbox lists appended events not yet published (package outbox dispatches
+// and sweeps them); package servicebus sends them, one message per event with MessageId = ID
+// and the envelope of MarshalEnvelope as body.
 //
 // Store is implemented by the Azure Table Storage adapter (package tablestore: one stream per
 // partition) and by an in-memory twin (package memstore); both pass the same conformance suite
@@ -57,8 +68,9 @@ type Appended struct {
 
 // Store appends to and reads streams.
 type Store interface {
-	// Append writes events atomically at the end of stream if its version matches expected.
-	// Stream, Version are filled by the store; ID, Type and Data are required.
+	// Append writes events atomically at the end of stream if its version matches expected,
+	// else returns a *ConflictError. Stream, Version are filled by the store (CreatedAt too if
+	// zero); ID, Type and Data (JSON) are required. The caller's events are not modified.
 	Append(ctx context.Context, stream string, expected Expected, events ...Event) (Appended, error)
 	// Read returns the events of stream with Version >= from, in order. A stream that does not
 	// exist reads as empty.

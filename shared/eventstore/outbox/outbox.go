@@ -10,6 +10,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -83,12 +84,28 @@ func (d *Dispatcher) Sweep(ctx context.Context, olderThan time.Duration) (int, e
 		}
 	}
 	published := 0
+	var failed []error
 	for start := 0; start < len(due); start += publishChunk {
 		chunk := due[start:min(start+publishChunk, len(due))]
-		if err := d.Dispatch(ctx, chunk); err != nil {
-			return published, fmt.Errorf("outbox: sweep: %w", err)
+		if err := d.Dispatch(ctx, chunk); err == nil {
+			published += len(chunk)
+			continue
 		}
-		published += len(chunk)
+		// One by one, so that an event that cannot be published (too large for a message)
+		// does not hold back the others; it stays marked and is reported.
+		for _, e := range chunk {
+			if err := d.Dispatch(ctx, []eventstore.Event{e}); err != nil {
+				failed = append(failed, fmt.Errorf("event %s (%q@%d): %w", e.ID, e.Stream, e.Version, err))
+				continue
+			}
+			published++
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(failed) > 0 {
+		return published, fmt.Errorf("outbox: sweep: %d events not published: %w", len(failed), errors.Join(failed...))
 	}
 	return published, nil
 }

@@ -21,12 +21,18 @@ import (
 type topic struct {
 	mu       sync.Mutex
 	messages []eventstore.Event
-	fail     error // the next Publish fails with it
+	fail     error  // the next Publish fails with it
+	poison   string // Publish always fails for this event id
 }
 
 func (p *topic) Publish(_ context.Context, events ...eventstore.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, e := range events {
+		if e.ID == p.poison && e.ID != "" {
+			return fmt.Errorf("%w: %s", eventstore.ErrPayloadTooLarge, e.ID)
+		}
+	}
 	if p.fail != nil {
 		err := p.fail
 		p.fail = nil
@@ -262,5 +268,26 @@ func TestSweepBesideDispatch(t *testing.T) {
 	}
 	if p, _ := s.Pending(ctx, 0); len(p) != 0 {
 		t.Fatalf("%d left pending", len(p))
+	}
+}
+
+// An event that can never be published stays marked and reported; the others go out.
+func TestSweepIsNotHeldBackByOneBadEvent(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	pub := &topic{poison: "b"}
+	d := &outbox.Dispatcher{Outbox: s, Publisher: pub}
+	if _, err := s.Append(ctx, "s", eventstore.NoStream, ev("a", time.Now()), ev("b", time.Now()), ev("c", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Sweep(ctx, 0)
+	if n != 2 || !errors.Is(err, eventstore.ErrPayloadTooLarge) {
+		t.Fatalf("Sweep = %d, %v", n, err)
+	}
+	if got := fmt.Sprint(pub.received()); got != "[a c]" {
+		t.Fatalf("published %s", got)
+	}
+	if p, _ := s.Pending(ctx, 0); len(p) != 1 || p[0].ID != "b" {
+		t.Fatalf("pending %v", p)
 	}
 }
