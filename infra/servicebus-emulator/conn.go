@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -84,6 +85,12 @@ func newConn(srv *Server, nc net.Conn) *conn {
 // serve runs the connection until it ends; one goroutine reads, one writes.
 func (c *conn) serve() {
 	defer c.cleanup()
+	// A bug must cost one connection, not every client of the process.
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
 	if err := c.handshake(); err != nil {
 		c.log.Debug("handshake failed", "err", err)
 		return
