@@ -314,6 +314,11 @@ func TestSDKScheduleAndCancel(t *testing.T) {
 	if len(seqs) != 2 {
 		t.Fatalf("sequence numbers %v", seqs)
 	}
+	peeker := mustReceiver(t, env.client, "q", nil)
+	peeked, err := peeker.PeekMessages(ctx, 10, nil)
+	if err != nil || len(peeked) != 2 || peeked[0].State != azservicebus.MessageStateScheduled || peeked[0].ScheduledEnqueueTime == nil {
+		t.Fatalf("peeking scheduled messages: %d %v", len(peeked), err)
+	}
 	if err := s.CancelScheduledMessages(ctx, seqs[1:], nil); err != nil {
 		t.Fatal(err)
 	}

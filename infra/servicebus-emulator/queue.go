@@ -467,8 +467,13 @@ func (q *queue) renew(t lockToken, now time.Time) (time.Time, error) {
 func (q *queue) peek(from int64, n int) []snapshot {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	seqs := make([]int64, 0, len(q.msgs))
+	seqs := make([]int64, 0, len(q.msgs)+q.sched.len())
 	for s := range q.msgs {
+		if s >= from {
+			seqs = append(seqs, s)
+		}
+	}
+	for s := range q.sched.bySeq { // scheduled messages show in peek, as on Service Bus
 		if s >= from {
 			seqs = append(seqs, s)
 		}
@@ -479,7 +484,12 @@ func (q *queue) peek(from int64, n int) []snapshot {
 	}
 	out := make([]snapshot, 0, len(seqs))
 	for _, s := range seqs {
-		m := q.msgs[s]
+		m, ok := q.msgs[s]
+		if !ok {
+			e := q.sched.bySeq[s]
+			out = append(out, snapshot{body: e.body, seq: s, enqueued: e.at, state: 2})
+			continue
+		}
 		snap := m.snapshot(false)
 		if m.state == stateLocked {
 			snap.lockedUntil = m.lockedUntil
