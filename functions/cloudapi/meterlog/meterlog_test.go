@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +155,58 @@ func conformance(t *testing.T, open func(t *testing.T) log) {
 		u, _ = l.Usage(ctx, "c1")
 		if u.Reported != (domain.Totals{Units: 15, Requests: 5, Reports: 2}) || u.Unreported != (domain.Totals{}) {
 			t.Fatalf("usage after second report %+v", u)
+		}
+	})
+
+	t.Run("concurrent requests and repeats meter each request id once", func(t *testing.T) {
+		l := open(t)
+		if _, _, err := l.Record(ctx, entry("c1", "early", 4, t0)); err != nil {
+			t.Fatal(err)
+		}
+		const clients = 48
+		var wg sync.WaitGroup
+		fresh := make([]bool, clients)
+		errs := make([]error, clients)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprint("req-", i%16) // each id three times
+				if i%12 == 0 {
+					id = "early" // a repeat of a request recorded before
+				}
+				var got domain.MeterEntry
+				got, fresh[i], errs[i] = l.Record(ctx, entry("c1", id, 4, t0))
+				if errs[i] == nil && got.RequestID != id {
+					errs[i] = fmt.Errorf("entry of %s returned for %s", got.RequestID, id)
+				}
+			}()
+		}
+		wg.Wait()
+		stored := map[string]int{}
+		for i := range clients {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if fresh[i] {
+				id := fmt.Sprint("req-", i%16)
+				if i%12 == 0 {
+					t.Fatalf("client %d re-recorded the early request", i)
+				}
+				stored[id]++
+			}
+		}
+		if len(stored) != 16 {
+			t.Fatalf("%d request ids stored, want 16", len(stored))
+		}
+		for id, n := range stored {
+			if n != 1 {
+				t.Fatalf("%s stored %d times", id, n)
+			}
+		}
+		u, err := l.Usage(ctx, "c1")
+		if err != nil || u.Unreported != (domain.Totals{Units: 4 * int64(1+len(stored)), Requests: int64(1 + len(stored))}) {
+			t.Fatalf("usage %+v err %v (%d ids stored fresh)", u, err, len(stored))
 		}
 	})
 }

@@ -22,8 +22,9 @@ import (
 // Table is the meter log on Azure Table Storage (see the package comment for the layout).
 // Safe for concurrent use.
 type Table struct {
-	client *aztables.Client
-	known  sync.Map // customers already in the index partition (by this process)
+	client  *aztables.Client
+	known   sync.Map // customers already in the index partition (by this process)
+	commits groupCommit
 }
 
 // NewTable opens (creating it if needed) the table name of the storage account behind svc.
@@ -59,13 +60,20 @@ func escapeKey(s string) string {
 }
 
 // Record stores e unless its request id is already recorded for the customer; it returns the
-// stored entry (the earlier one on a repeat) and whether this call stored it. One round trip
-// in the common case: the request row and the pending row are inserted in one transaction.
+// stored entry (the earlier one on a repeat) and whether this call stored it. The request row
+// and the pending row are inserted in one transaction, shared with the other requests of the
+// same customer that arrive meanwhile (see groupCommit).
 func (t *Table) Record(ctx context.Context, e domain.MeterEntry) (domain.MeterEntry, bool, error) {
 	if err := t.index(ctx, e.CustomerID); err != nil {
 		return domain.MeterEntry{}, false, err
 	}
 	e.RecordedAt = e.RecordedAt.UTC()
+	o := t.commits.record(ctx, t, e)
+	return o.entry, o.fresh, o.err
+}
+
+// rows are the two rows a request is recorded as.
+func rows(e domain.MeterEntry) []aztables.TransactionAction {
 	pk, rk := partition(e.CustomerID), requestKey(e.RequestID)
 	request := entity{"PartitionKey": pk, "RowKey": "r-" + rk, "CustomerID": e.CustomerID, "RequestID": e.RequestID,
 		"UserID": e.UserID, "KeyID": e.KeyID, "RecordedAt": formatTime(e.RecordedAt), "RequestHash": e.RequestHash,
@@ -74,19 +82,46 @@ func (t *Table) Record(ctx context.Context, e domain.MeterEntry) (domain.MeterEn
 	pending := entity{"PartitionKey": pk, "RowKey": "p-" + rk, "RequestID": e.RequestID,
 		"RecordedAt": formatTime(e.RecordedAt), "ReportID": ""}
 	pending.setInt("Units", e.Units)
-	_, err := t.client.SubmitTransaction(ctx, []aztables.TransactionAction{
+	return []aztables.TransactionAction{
 		{ActionType: aztables.TransactionTypeAdd, Entity: request.json()},
 		{ActionType: aztables.TransactionTypeAdd, Entity: pending.json()},
-	}, nil)
+	}
+}
+
+// recordOne records a single request in its own transaction.
+func (t *Table) recordOne(ctx context.Context, e domain.MeterEntry) outcome {
+	_, err := t.client.SubmitTransaction(ctx, rows(e), nil)
 	if err == nil {
-		return e, true, nil
+		return outcome{entry: e, fresh: true}
 	}
 	// A failed transaction does not say which operation failed: look for the earlier record.
-	old, found, gerr := t.get(ctx, pk, "r-"+rk)
+	old, found, gerr := t.get(ctx, partition(e.CustomerID), "r-"+requestKey(e.RequestID))
 	if gerr != nil || !found {
-		return domain.MeterEntry{}, false, fmt.Errorf("meterlog: record %s: %w", e.RequestID, err)
+		return outcome{err: fmt.Errorf("meterlog: record %s: %w", e.RequestID, err)}
 	}
-	return old.meterEntry(), false, nil
+	return outcome{entry: old.meterEntry()}
+}
+
+// recordMany records requests of one customer (distinct request ids) in one transaction; if
+// it is refused (one of them is a repeat, or any failure) each is recorded on its own.
+func (t *Table) recordMany(ctx context.Context, entries []domain.MeterEntry) []outcome {
+	out := make([]outcome, len(entries))
+	if len(entries) > 1 {
+		var actions []aztables.TransactionAction
+		for _, e := range entries {
+			actions = append(actions, rows(e)...)
+		}
+		if _, err := t.client.SubmitTransaction(ctx, actions, nil); err == nil {
+			for i, e := range entries {
+				out[i] = outcome{entry: e, fresh: true}
+			}
+			return out
+		}
+	}
+	for i, e := range entries {
+		out[i] = t.recordOne(ctx, e)
+	}
+	return out
 }
 
 // index puts the customer in the index partition once per process (an idempotent upsert).
