@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDevrunStartsEverythingAndStopsCleanly runs devrun on free ports with a
+// small assembled app: HTTP through the host, a Service Bus message through
+// the emulator to the handler, then Ctrl-C (context cancel) leaves nothing behind.
+func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
+	root := t.TempDir()
+	app := filepath.Join(root, ".build", "demo")
+	must(t, os.MkdirAll(filepath.Join(app, "Ping"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(app, "OnUsage"), 0o755))
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", filepath.Join(app, "handler"), "../funchost/testdata/testhandler")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build handler: %v\n%s", err, out)
+	}
+	files := map[string]string{
+		"host.json": `{"version":"2.0","extensions":{"http":{"routePrefix":"api"}},
+		  "customHandler":{"description":{"defaultExecutablePath":"handler"},"enableForwardingHttpRequest":true}}`,
+		"Ping/function.json":    `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["get"],"route":"ping"},{"type":"http","direction":"out","name":"res"}]}`,
+		"OnUsage/function.json": `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","topicName":"usage","subscriptionName":"billing","connection":"ServiceBusConnection"}]}`,
+	}
+	for name, body := range files {
+		must(t, os.WriteFile(filepath.Join(app, name), []byte(body), 0o644))
+	}
+	record := filepath.Join(root, "invocations.jsonl")
+	settingsFile := filepath.Join(root, "local.settings.json")
+	// The settings name the default local endpoints; devrun must redirect them.
+	must(t, os.WriteFile(settingsFile, []byte(`{"IsEncrypted":false,"Values":{"FUNCTIONS_WORKER_RUNTIME":"custom",
+	  "AzureWebJobsStorage":"UseDevelopmentStorage=true",
+	  "ServiceBusConnection":"Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=local-emulator-placeholder;UseDevelopmentEmulator=true;",
+	  "TESTHANDLER_RECORD":"`+record+`"}}`), 0o644))
+	sbConfig := filepath.Join(root, "config.json")
+	must(t, os.WriteFile(sbConfig, []byte(`{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns","Queues":[],
+	  "Topics":[{"Name":"usage","Properties":{},"Subscriptions":[{"Name":"billing","Properties":{"MaxDeliveryCount":3},
+	  "Rules":[{"Name":"all","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"1=1"}}}]}]}]}],"Logging":{"Type":"Console"}}}`), 0o644))
+
+	var out lockedBuffer
+	ready := make(chan readyInfo, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, settings{
+			Build: filepath.Join(root, ".build"), Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
+			SBAddr: "127.0.0.1:0", SBConfig: sbConfig, HTTPPort: 0,
+			onReady: func(r readyInfo) { ready <- r },
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		}, &out)
+	}()
+	var info readyInfo
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("devrun stopped: %v\n%s", err, out.String())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("devrun not ready\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "\nmeterline is ready\n") || !strings.Contains(out.String(), "demo/Ping: [GET] "+info.HTTP+"/api/ping") {
+		t.Errorf("devrun output:\n%s", out.String())
+	}
+
+	resp, err := http.Get(info.HTTP + "/api/ping")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("GET /api/ping: %d", resp.StatusCode)
+	}
+
+	client, err := azservicebus.NewClientFromConnectionString(info.ServiceBusConnection, nil)
+	must(t, err)
+	defer client.Close(context.Background())
+	sender, err := client.NewSender("usage", nil)
+	must(t, err)
+	must(t, sender.SendMessage(context.Background(), &azservicebus.Message{Body: []byte(`{"action":"ok","key":"through-devrun"}`)}, nil))
+	sender.Close(context.Background())
+
+	var handlerPID int
+	deadline := time.Now().Add(30 * time.Second)
+	for handlerPID == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the Service Bus message never reached the handler\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+		f, err := os.Open(record)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<22)
+		for sc.Scan() {
+			var inv struct {
+				Key string
+				PID int
+			}
+			_ = json.Unmarshal(sc.Bytes(), &inv)
+			if inv.Key == "through-devrun" {
+				handlerPID = inv.PID
+			}
+		}
+		f.Close()
+	}
+
+	// Ctrl-C.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("devrun: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("devrun did not stop within 30s")
+	}
+	if err := syscall.Kill(handlerPID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("handler %d still exists after devrun stopped (%v)", handlerPID, err)
+	}
+	for _, u := range []string{info.HTTP} {
+		pu, _ := url.Parse(u)
+		if c, err := net.DialTimeout("tcp", pu.Host, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still listening after devrun stopped", u)
+		}
+	}
+	storageBlob := ""
+	for _, part := range strings.Split(info.StorageConnection, ";") {
+		if k, v, _ := strings.Cut(part, "="); k == "BlobEndpoint" {
+			storageBlob = v
+		}
+	}
+	if pu, err := url.Parse(storageBlob); err == nil && pu.Host != "" {
+		if c, err := net.DialTimeout("tcp", pu.Host, time.Second); err == nil {
+			c.Close()
+			t.Errorf("Azurite still listening on %s after devrun stopped", pu.Host)
+		}
+	} else {
+		t.Errorf("no BlobEndpoint in %q", info.StorageConnection)
+	}
+}
