@@ -15,8 +15,14 @@
 //
 // Metering design: each metered request writes its own rows, in its customer's partition of
 // the meter table, inserted only if absent by request id (the Idempotency-Key): no request waits
-// on another's event-stream header, and a repeat meters nothing and gets the stored answer. The
-// reporter later turns the rows into events (see app.UsageReporter).
+// on another's event-stream header, and a repeat meters nothing and gets the stored answer.
+// A customer's concurrent requests share entity-group transactions (group commit, see package
+// meterlog), and every request is durable before its 200. The reporter later turns the rows
+// into events (see app.UsageReporter), which is the only place a stream is appended to.
+//
+// Access: every request reads the replica (key hash -> key, then user and customer locks);
+// reads are reused for app.DefaultAccessCacheTTL (500 ms), well inside the seed's 1-2 s for a
+// new key or a lock to take effect.
 package cloudapi
 
 import (
