@@ -199,3 +199,27 @@ func TestAutoForwarding(t *testing.T) {
 	}
 	receiveNone(t, mustReceiver(t, client, "poison", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter}), 100*time.Millisecond)
 }
+
+func TestSubscriptionDeadLetterQueueAndCaseInsensitiveAddresses(t *testing.T) {
+	cfg, err := config.Parse([]byte(filterConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ForTest(t, cfg)
+	client := newClient(t, srv)
+	ctx := ctxT(t, 20*time.Second)
+	send(t, ctx, mustSender(t, client, "EVENTS"), textMsg("x"))
+	r := subReceiver(t, client, "Events", "ALL", nil)
+	m := receiveN(t, ctx, r, 1)[0]
+	if err := r.DeadLetterMessage(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	dlq := subReceiver(t, client, "events", "all", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+	d := receiveN(t, ctx, dlq, 1)[0]
+	if string(d.Body) != "x" || *d.DeadLetterSource != "events/Subscriptions/all" {
+		t.Fatalf("dead-lettered %q from %v", d.Body, d.DeadLetterSource)
+	}
+	if err := dlq.CompleteMessage(ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+}

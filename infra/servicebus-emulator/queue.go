@@ -424,7 +424,10 @@ func (q *queue) deadLetterLocked(m *message, reason, description string, now tim
 	if q.dlq == nil {
 		return // messages in a dead-letter queue cannot be dead-lettered again; they are dropped
 	}
-	props := map[string]any{"DeadLetterReason": reason}
+	props := map[string]any{}
+	if reason != "" {
+		props["DeadLetterReason"] = reason
+	}
 	if description != "" {
 		props["DeadLetterErrorDescription"] = description
 	}
