@@ -33,20 +33,20 @@ import (
 
 // settings is what devrun starts, from the flags.
 type settings struct {
-	Build        string   // folder of assembled apps
-	Apps         []string // explicit app folders (override Build)
-	Settings     string   // local.settings.json
-	DataDir      string   // Azurite's data folder
-	BlobPort     int
-	QueuePort    int
-	TablePort    int
-	SBAddr       string // Service Bus emulator listen address
-	SBConfig     string // emulator config.json
-	SBDataDir    string // emulator persistence; empty = memory
-	HTTPPort     int
-	AzuriteLog   io.Writer
-	Logger       *slog.Logger
-	onReady      func(readyInfo) // tests
+	Build         string   // folder of assembled apps
+	Apps          []string // explicit app folders (override Build)
+	Settings      string   // local.settings.json
+	DataDir       string   // Azurite's data folder
+	BlobPort      int
+	QueuePort     int
+	TablePort     int
+	SBAddr        string // Service Bus emulator listen address
+	SBConfig      string // emulator config.json
+	SBDataDir     string // emulator persistence; empty = memory
+	HTTPPort      int
+	AzuriteLog    io.Writer
+	Logger        *slog.Logger
+	onReady       func(readyInfo) // tests
 	handlerOutput io.Writer
 }
 
