@@ -31,6 +31,7 @@ import (
 	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/outbox"
 	"meterline/shared/funcapp"
 	"meterline/shared/views"
 )
@@ -54,13 +55,14 @@ var DefaultSettings = map[string]string{
 	SettingOutboxSweep:    "0 * * * * *",
 }
 
-// Deps is what the Subscriptions app runs on. Store and Views are required; Outbox and
-// Publisher are usually the table store and the Service Bus publisher.
+// Deps is what the Subscriptions app runs on. Store and Views are required to serve; New with
+// zero Deps only registers the functions (for writing function.json).
 type Deps struct {
-	Store     eventstore.Store
-	Outbox    eventstore.Outbox
-	Publisher eventstore.Publisher
-	Views     views.Backend
+	Store eventstore.Store
+	// Outbox publishes to the "subscriptions" topic: Outbox = the store, Publisher = the
+	// Service Bus publisher. nil: nothing is published (tests of the context alone).
+	Outbox *outbox.Dispatcher
+	Views  views.Backend
 
 	Now          func() time.Time         // default time.Now
 	Setting      func(name string) string // app settings; default os.Getenv
@@ -88,7 +90,7 @@ func NewWithApplication(deps Deps) (*funcapp.App, *app.Subscriptions) {
 		panic(fmt.Sprintf("subscriptions: app setting %s=%q: want a positive Go duration like 360h", SettingReminderPeriod, setting(SettingReminderPeriod)))
 	}
 	s := app.New(app.Config{
-		Store: deps.Store, Outbox: deps.Outbox, Publisher: deps.Publisher, Views: ViewsOn(deps.Views),
+		Store: deps.Store, Outbox: deps.Outbox, Views: ViewsOn(deps.Views),
 		Now: deps.Now, Random: deps.Random, PasswordCost: deps.PasswordCost, ReminderPeriod: reminder, Logger: deps.Logger,
 	})
 	fa := funcapp.New(contracts.Source)

@@ -22,6 +22,7 @@ import (
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	"meterline/shared/eventstore/outbox"
 	"meterline/shared/funcapp"
 	"meterline/shared/views"
 	viewsmem "meterline/shared/views/memstore"
@@ -68,11 +69,11 @@ func newHarness(t *testing.T) *harness {
 	return newHarnessOn(t, store, store, viewsmem.New())
 }
 
-func newHarnessOn(t *testing.T, store eventstore.Store, outbox eventstore.Outbox, backend views.Backend) *harness {
+func newHarnessOn(t *testing.T, store eventstore.Store, out eventstore.Outbox, backend views.Backend) *harness {
 	t.Helper()
 	hs := &harness{t: t, store: store, pub: &published{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
 	app := subscriptions.New(subscriptions.Deps{
-		Store: store, Outbox: outbox, Publisher: hs.pub, Views: backend,
+		Store: store, Outbox: &outbox.Dispatcher{Outbox: out, Publisher: hs.pub, Log: quiet}, Views: backend,
 		Now: func() time.Time { return hs.now }, PasswordCost: bcrypt.MinCost,
 		Setting: func(string) string { return "" }, Logger: quiet,
 	})

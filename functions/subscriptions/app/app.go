@@ -14,14 +14,16 @@ import (
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/aggregate"
 	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/outbox"
 )
 
 // Config is what the Subscriptions application needs. Store and Views are required.
 type Config struct {
-	Store     eventstore.Store
-	Outbox    eventstore.Outbox    // nil: no outbox sweep (the store's own, usually)
-	Publisher eventstore.Publisher // nil: nothing published (tests of the context alone)
-	Views     Views
+	Store eventstore.Store
+	// Outbox publishes events to the "subscriptions" topic right after their append and, on
+	// the OutboxSweep timer, whatever that left behind. nil: nothing is published.
+	Outbox *outbox.Dispatcher
+	Views  Views
 
 	Now            func() time.Time // default time.Now
 	Random         io.Reader        // default crypto/rand.Reader
@@ -144,7 +146,7 @@ func New(cfg Config) *Subscriptions {
 		outstanding: s.Outstanding.Docs, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod, after: s.afterAppend,
 	}
 	s.MonthlyInvoicing = &MonthlyInvoicing{customers: s.Customers, views: s.CustomerViews.Docs}
-	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox, publisher: cfg.Publisher, batch: 100}
+	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox}
 	return s
 }
 
@@ -186,17 +188,8 @@ func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Eve
 			s.log.WarnContext(ctx, "projection after append failed; the topic will bring it again", "stream", e.Stream, "error", err)
 		}
 	}
-	if s.cfg.Publisher == nil {
-		return
-	}
-	if err := s.cfg.Publisher.Publish(ctx, events...); err != nil {
-		s.log.WarnContext(ctx, "publish after append failed; the outbox sweep will retry", "events", len(events), "error", err)
-		return
-	}
 	if s.cfg.Outbox != nil {
-		if err := s.cfg.Outbox.MarkPublished(ctx, events...); err != nil {
-			s.log.WarnContext(ctx, "mark published failed; the sweep will publish again (harmless)", "error", err)
-		}
+		s.cfg.Outbox.AfterAppend(ctx, events)
 	}
 }
 

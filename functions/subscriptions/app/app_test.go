@@ -275,6 +275,12 @@ func TestOutboxSweepPublishesWhatFailedToPublish(t *testing.T) {
 	if len(f.bus.published) != 0 {
 		t.Fatal("published while the bus was down")
 	}
+	f.bus.fail = false
+	if n, err := f.s.OutboxSweep.Run(f.ctx); err != nil || n != 0 {
+		t.Fatalf("sweep of events younger than the sweep age: %d, %v", n, err)
+	}
+	f.clock.Set(f.clock.Now().Add(app.SweepAge))
+	f.bus.fail = true
 	if _, err := f.s.OutboxSweep.Run(f.ctx); !errors.Is(err, errBusDown) {
 		t.Fatalf("sweep with the bus down: %v", err)
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"meterline/functions/subscriptions/app"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	"meterline/shared/eventstore/outbox"
 	"meterline/shared/views"
 	viewsmem "meterline/shared/views/memstore"
 )
@@ -99,7 +101,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), store: memstore.New(), views: memViews(), bus: &bus{},
 		clock: &clock{now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}}
-	f.s = app.New(app.Config{Store: f.store, Outbox: f.store, Publisher: f.bus, Views: f.views, Now: f.clock.Now, PasswordCost: bcrypt.MinCost})
+	dispatcher := &outbox.Dispatcher{Outbox: f.store, Publisher: f.bus, Now: f.clock.Now, Log: quiet}
+	f.s = app.New(app.Config{Store: f.store, Outbox: dispatcher, Views: f.views, Now: f.clock.Now, PasswordCost: bcrypt.MinCost, Logger: quiet})
 	f.bus.loop = f.s.OnOwnEvent
 	return f
 }
@@ -145,5 +148,7 @@ func usageEvent(t *testing.T, customerID, reportID string, units int64, at time.
 	events[0].Version = 1
 	return events[0]
 }
+
+var quiet = slog.New(slog.DiscardHandler)
 
 func ptr(v int64) *int64 { return &v }

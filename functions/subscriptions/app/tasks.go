@@ -9,6 +9,7 @@ import (
 
 	"meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/outbox"
 )
 
 // InvoiceExpiryTracker finds outstanding invoices older than the reminder period and records
@@ -93,32 +94,15 @@ func PreviousMonth(now time.Time) string {
 // OutboxSweep publishes events whose publication right after their append failed (or never
 // happened: the process stopped in between). Consumers dedupe by event id, so publishing
 // twice is harmless.
-type OutboxSweep struct {
-	outbox    eventstore.Outbox
-	publisher eventstore.Publisher
-	batch     int
-}
+type OutboxSweep struct{ outbox *outbox.Dispatcher }
 
-// Run publishes pending events, batch by batch, until none is left, and returns how many.
+// SweepAge leaves alone the events younger than this: their dispatch is probably under way.
+const SweepAge = 10 * time.Second
+
+// Run publishes the pending events older than SweepAge and returns how many.
 func (s *OutboxSweep) Run(ctx context.Context) (int, error) {
-	if s.outbox == nil || s.publisher == nil {
+	if s.outbox == nil {
 		return 0, nil
 	}
-	total := 0
-	for {
-		pending, err := s.outbox.Pending(ctx, s.batch)
-		if err != nil || len(pending) == 0 {
-			return total, err
-		}
-		if err := s.publisher.Publish(ctx, pending...); err != nil {
-			return total, err
-		}
-		if err := s.outbox.MarkPublished(ctx, pending...); err != nil {
-			return total, err
-		}
-		total += len(pending)
-		if len(pending) < s.batch {
-			return total, nil
-		}
-	}
+	return s.outbox.Sweep(ctx, SweepAge)
 }
