@@ -63,8 +63,12 @@ type Deps struct {
 	Now       func() time.Time // default time.Now
 }
 
-// New registers the Cloud API's functions.
+// New registers the Cloud API's functions. Missing dependencies are a wiring mistake: it panics.
 func New(deps Deps) *funcapp.App {
+	if deps.Access.Keys == nil || deps.Access.Credentials == nil || deps.Access.Users == nil || deps.Access.Customers == nil ||
+		deps.Meter == nil || deps.Events == nil {
+		panic("cloudapi: Deps needs Access (all four collections), Meter and Events")
+	}
 	a := funcapp.New(Name)
 	reg := eventstore.NewRegistry()
 	contracts.Register(reg)
