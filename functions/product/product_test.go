@@ -2,7 +2,10 @@ package product_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -492,5 +495,31 @@ func checkConcurrentDeliveries(t *testing.T, views app.Views) {
 	wantUnits := int64(reports * (reports + 1) / 2)
 	if me.Usage.Billed != wantUnits || len(me.Billed) != 1 || me.Billed[0].Consumption != 10*wantUnits || me.Balance != -5*reports*(reports+1) {
 		t.Fatalf("billed units %d (want %d), billed %+v, balance %d", me.Usage.Billed, wantUnits, me.Billed, me.Balance)
+	}
+}
+
+// The session token lives only in the cookie: the stored session is keyed by its SHA-256 and
+// holds no copy of it.
+func TestSessionTokenIsStoredOnlyAsAHash(t *testing.T) {
+	backend := viewmem.New()
+	w := newPortalWorld(t, product.ViewsOn(backend))
+	w.seedCustomer("c1", "u1", "ann@example.com", "pw1")
+	r := w.browser().signIn("ann@example.com", "pw1")
+	var token string
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == product.SessionCookie {
+			token = c.Value
+		}
+	}
+	if len(token) < 40 {
+		t.Fatalf("session token %q: want 256 random bits", token)
+	}
+	docs, err := backend.List(context.Background(), "sessions")
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("sessions %v %v", docs, err)
+	}
+	sum := sha256.Sum256([]byte(token))
+	if docs[0].Key != hex.EncodeToString(sum[:]) || strings.Contains(string(docs[0].Data), token) || strings.Contains(docs[0].Key, token) {
+		t.Fatalf("stored session %s = %s must be keyed by the token's hash and not hold the token", docs[0].Key, docs[0].Data)
 	}
 }

@@ -195,7 +195,7 @@ func TestPortalInChromium(t *testing.T) {
 	step("run", b.Click(ctx, "#run-forecast"))
 	wait(`document.querySelector("#chart svg#forecast-chart")`)
 	var chart struct {
-		Series, Forecast      string
+		Series, Forecast       string
 		SeriesPts, ForecastPts int
 		Error, Values          string
 	}
@@ -274,4 +274,3 @@ func screenshotDir(t *testing.T) string {
 	}
 	return t.TempDir()
 }
-
