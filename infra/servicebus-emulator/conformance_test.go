@@ -454,3 +454,19 @@ func TestSDKKilledClientMessagesRedeliveredAfterLock(t *testing.T) {
 	}
 	receiveNone(t, r, 200*time.Millisecond)
 }
+
+func TestSDKManyLinksOnOneConnection(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	ctx := ctxT(t, 30*time.Second)
+	const n = 60 // each link brings its own session and $management session
+	for i := range n {
+		send(t, ctx, mustSender(t, env.client, "q"), textMsg(fmt.Sprint(i)))
+		if _, err := mustReceiver(t, env.client, "q", nil).PeekMessages(ctx, 1, nil); err != nil { // attaches its links
+			t.Fatal(err)
+		}
+	}
+	r := mustReceiver(t, env.client, "q", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	if got := receiveN(t, ctx, r, n); len(got) != n {
+		t.Fatalf("got %d", len(got))
+	}
+}

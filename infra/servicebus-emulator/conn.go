@@ -18,8 +18,9 @@ import (
 const (
 	maxFrameSize      = 64 << 10 // largest frame we accept
 	maxMessageSize    = 1 << 20  // largest message (or batch) a sender may transfer
-	maxSessions       = 64       // per connection
-	maxLinks          = 256      // per connection
+	maxSessions       = 512      // per connection; the SDKs open about two per receiver
+	maxLinks          = 1024     // per connection
+	maxQueuedFrames   = 100_000  // frames waiting for a client that does not read
 	sessionWindow     = 5000     // transfers we accept before the client must wait for a flow
 	senderCredit      = 1000     // credit we give each sending link
 	idleTimeout       = 2 * time.Minute
@@ -172,6 +173,14 @@ func (c *conn) signal() {
 // push queues frames for the writer.
 func (c *conn) push(items ...outItem) {
 	c.mu.Lock()
+	if len(c.out) > maxQueuedFrames && !c.closing {
+		// The client asks for answers faster than it reads them.
+		c.closing = true
+		c.mu.Unlock()
+		c.log.Warn("closing connection: client is not reading", "queued", maxQueuedFrames)
+		c.nc.Close()
+		return
+	}
 	if !c.closing || items[len(items)-1].last {
 		c.out = append(c.out, items...)
 	}

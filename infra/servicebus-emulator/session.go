@@ -424,6 +424,9 @@ func (s *session) disposition(d *amqp.Disposition) error {
 	if d.Last != nil {
 		last = *d.Last
 	}
+	if last < d.First {
+		return &amqp.Error{Condition: amqp.ErrCondInvalidField, Description: fmt.Sprintf("disposition range %d..%d", d.First, last)}
+	}
 	var ds []*outDelivery
 	c.mu.Lock()
 	if last-d.First < uint32(len(s.unsettled)) {
