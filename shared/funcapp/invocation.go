@@ -27,28 +27,16 @@ type invocation struct {
 }
 
 func decodeInvocation(body []byte) (*invocation, error) {
-	var top struct {
-		Data     json.RawMessage
-		Metadata json.RawMessage
-	}
-	if err := json.Unmarshal(body, &top); err != nil {
+	inv := &invocation{}
+	if err := json.Unmarshal(body, inv); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return nil, invalid("%s is not an object", typeErr.Field)
+		}
 		return nil, invalid("not a JSON object: %v", err)
 	}
-	inv := &invocation{}
-	// The body was validated as a whole above: a look at the first byte is enough here.
-	if !startsObject(top.Data) {
+	if inv.Data == nil {
 		return nil, invalid("Data is missing or not an object")
-	}
-	if err := json.Unmarshal(top.Data, &inv.Data); err != nil {
-		return nil, invalid("Data: %v", err)
-	}
-	if len(top.Metadata) > 0 && !bytes.Equal(top.Metadata, []byte("null")) {
-		if !startsObject(top.Metadata) {
-			return nil, invalid("Metadata is not an object")
-		}
-		if err := json.Unmarshal(top.Metadata, &inv.Metadata); err != nil {
-			return nil, invalid("Metadata: %v", err)
-		}
 	}
 	return inv, nil
 }
@@ -298,11 +286,6 @@ func objectOrQuoted(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, errors.New("expected an object")
 	}
 	return raw, nil
-}
-
-func startsObject(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && raw[0] == '{'
 }
 
 func isJSONObject(raw json.RawMessage) bool {
