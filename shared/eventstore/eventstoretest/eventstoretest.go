@@ -157,10 +157,16 @@ func testAppendAndRead(t *testing.T, s Store) {
 	if !e.CreatedAt.IsZero() || e.Version != 99 {
 		t.Fatal("Append changed the caller's event")
 	}
-	// Names with quotes and non-ASCII are just names.
-	mustAppend(t, s, "client 'o'reilly' é", eventstore.NoStream, ev("d-0"))
-	if got := mustRead(t, s, "client 'o'reilly' é", 1); len(got) != 1 {
-		t.Fatalf("quoted stream name: %d events", len(got))
+	// Names and ids with quotes, spaces, percent signs and non-ASCII are just names; a big
+	// payload under such a name too.
+	odd := ev("ïd 'quoted' %20 ~!")
+	big := ev("big 'one' %2F")
+	big.Data = bigJSON(100 << 10)
+	stream := "client 'o'reilly' é %41 ~"
+	mustAppend(t, s, stream, eventstore.NoStream, odd, big)
+	sameEvents(t, mustRead(t, s, stream, 1), stored(stream, 1, odd, big))
+	if app := mustAppend(t, s, stream, eventstore.Any, odd); !app.Duplicate || app.FirstVersion != 1 {
+		t.Fatalf("re-append of an odd id = %+v", app)
 	}
 }
 

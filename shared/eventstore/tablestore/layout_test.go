@@ -12,32 +12,32 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/tablestore"
 )
 
 type fixture struct {
-	conn  string
-	table *aztables.Client
-	blobs *azblob.Client
+	conn      string
+	table     *aztables.Client
+	blobs     *azblob.Client
+	container string
 }
 
+// newFixture gives a test its own table and payload container in the shared Azurite.
 func newFixture(t *testing.T, table string) fixture {
-	inst := azurite.ForTest(t)
-	svc, err := aztables.NewServiceClientFromConnectionString(inst.ConnectionString(), nil)
+	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := azblob.NewClientFromConnectionString(inst.ConnectionString(), nil)
+	blobs, err := azblob.NewClientFromConnectionString(connectionString, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{inst.ConnectionString(), svc.NewClient(table), blobs}
+	return fixture{connectionString, svc.NewClient(table), blobs, table + "-payloads"}
 }
 
 func (f fixture) store(t *testing.T, table string) *tablestore.Store {
-	s, err := tablestore.NewFromConnectionString(context.Background(), f.conn, &tablestore.Options{Table: table})
+	s, err := tablestore.NewFromConnectionString(context.Background(), f.conn, &tablestore.Options{Table: table, Container: f.container})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +122,11 @@ func TestBigPayloadGoesToBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := f.row(t, "report 7", "e0000000000000000001")
-	if r["Data"] != nil || r["DataBlob"] != "report 7/big" {
+	name, _ := r["DataBlob"].(string)
+	if r["Data"] != nil || !strings.HasPrefix(name, "report 7/big.") {
 		t.Fatalf("row %v", r)
 	}
-	resp, err := f.blobs.DownloadStream(ctx, "eventstore-payloads", "report 7/big", nil)
+	resp, err := f.blobs.DownloadStream(ctx, f.container, name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +183,40 @@ func TestTwoProcessesNeverBothWin(t *testing.T) {
 	}
 	if strings.Join(ids, " ") != "1:1 2:2a 3:3a 4:4b 5:5c" {
 		t.Fatalf("stream %v", ids)
+	}
+}
+
+// A losing attempt (here a retry of a stored id with other bytes) leaves the stored payload
+// alone and no blob behind.
+func TestLosingAppendKeepsStoredPayload(t *testing.T) {
+	f := newFixture(t, "losing")
+	s := f.store(t, "losing")
+	ctx := context.Background()
+	first := `"` + strings.Repeat("1", 100<<10) + `"`
+	if _, err := s.Append(ctx, "s", eventstore.NoStream, event("big", first)); err != nil {
+		t.Fatal(err)
+	}
+	other := `"` + strings.Repeat("2", 100<<10) + `"`
+	if app, err := s.Append(ctx, "s", eventstore.Any, event("big", other)); err != nil || !app.Duplicate {
+		t.Fatalf("retry = %+v, %v", app, err)
+	}
+	if _, err := s.Append(ctx, "s", eventstore.NoStream, event("loser", other)); !errors.Is(err, eventstore.ErrConflict) {
+		t.Fatalf("conflicting append = %v", err)
+	}
+	events, err := s.Read(ctx, "s", 1)
+	if err != nil || len(events) != 1 || string(events[0].Data) != first {
+		t.Fatalf("stored payload changed: %d events, %v", len(events), err)
+	}
+	pager := f.blobs.NewListBlobsFlatPager(f.container, nil)
+	n := 0
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Segment.BlobItems)
+	}
+	if n != 1 {
+		t.Fatalf("%d blobs, want the stored one only", n)
 	}
 }

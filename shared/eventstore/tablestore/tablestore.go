@@ -17,9 +17,9 @@
 // read per append.
 //
 // Payloads over a property's 64 KiB (counted in UTF-16), or that would push the transaction
-// over 4 MiB, go to a blob (container "eventstore-payloads", name "<stream>/<event id>")
-// written before the transaction; the row keeps the blob name. Blobs of a failed append are
-// left behind (a retry overwrites them with the same bytes).
+// over 4 MiB, go to a blob (container "eventstore-payloads", name "<stream>/<event id>.<random>")
+// written before the transaction; the row keeps the blob name. The blobs of an append that
+// fails are deleted (best effort; a leftover is garbage no row points to).
 //
 // The outbox: Pending scans outbox rows across all partitions, which is a full table scan on
 // the Table service (no index on RowKey alone): run it from a sweep every few minutes, not per
@@ -28,6 +28,7 @@ package tablestore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,22 +247,37 @@ func (s *Store) write(ctx context.Context, stream string, base int64, header azt
 	for i := range events {
 		events[i].Version = base + int64(i) + 1
 	}
-	blobs := offloads(events)
-	for i, offload := range blobs {
+	blobs := make([]string, len(events)) // blob name of an offloaded payload, "" if inline
+	var written []string
+	for i, offload := range offloads(events) {
 		if offload {
-			if err := s.putBlob(ctx, events[i]); err != nil {
+			name := blobName(events[i])
+			if err := s.putBlob(ctx, name, events[i]); err != nil {
+				s.dropBlobs(ctx, written)
 				return err
 			}
+			blobs[i], written = name, append(written, name)
 		}
 	}
 	actions, err := buildActions(events, blobs, header)
+	if err == nil {
+		_, err = s.table.SubmitTransaction(ctx, actions, nil)
+		if err != nil {
+			err = translate(err, stream)
+		}
+	}
 	if err != nil {
-		return err
+		s.dropBlobs(ctx, written)
 	}
-	if _, err := s.table.SubmitTransaction(ctx, actions, nil); err != nil {
-		return translate(err, stream)
+	return err
+}
+
+// dropBlobs deletes the payloads of an append that did not happen. Best effort: a blob left
+// behind is garbage no row points to.
+func (s *Store) dropBlobs(ctx context.Context, names []string) {
+	for _, name := range names {
+		_, _ = s.blobs.DeleteBlob(context.WithoutCancel(ctx), s.container, name, nil)
 	}
-	return nil
 }
 
 // offloads says which payloads go to a blob: those over a property's limit, then the largest
@@ -293,10 +309,16 @@ func offloads(events []eventstore.Event) []bool {
 	return out
 }
 
-func blobName(e eventstore.Event) string { return e.Stream + "/" + e.ID }
+// blobName is unique per write attempt, so that an attempt that loses (a conflict, a retry
+// with the same event id) can never overwrite the payload of the event that won.
+func blobName(e eventstore.Event) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%s.%x", e.Stream, e.ID, b)
+}
 
-func (s *Store) putBlob(ctx context.Context, e eventstore.Event) error {
-	if _, err := s.blobs.UploadBuffer(ctx, s.container, blobName(e), e.Data, nil); err != nil {
+func (s *Store) putBlob(ctx context.Context, name string, e eventstore.Event) error {
+	if _, err := s.blobs.UploadBuffer(ctx, s.container, name, e.Data, nil); err != nil {
 		return fmt.Errorf("tablestore: offload payload of event %s: %w", e.ID, err)
 	}
 	return nil
@@ -304,7 +326,7 @@ func (s *Store) putBlob(ctx context.Context, e eventstore.Event) error {
 
 // buildActions lays out one append's transaction: events, their ids, their outbox marks, and
 // the header, in that order.
-func buildActions(events []eventstore.Event, blobs []bool, header aztables.TransactionAction) ([]aztables.TransactionAction, error) {
+func buildActions(events []eventstore.Event, blobs []string, header aztables.TransactionAction) ([]aztables.TransactionAction, error) {
 	actions := make([]aztables.TransactionAction, 0, 3*len(events)+1)
 	size := len(header.Entity) + perOpOverhead
 	add := func(v any) error {
@@ -320,11 +342,7 @@ func buildActions(events []eventstore.Event, blobs []bool, header aztables.Trans
 		return nil
 	}
 	for i, e := range events {
-		blob := ""
-		if blobs[i] {
-			blob = blobName(e)
-		}
-		if err := add(newEventEntity(e, blob)); err != nil {
+		if err := add(newEventEntity(e, blobs[i])); err != nil {
 			return nil, err
 		}
 	}
