@@ -428,6 +428,13 @@ func TestFunctionsAreDeclaredWithSettingSchedules(t *testing.T) {
 	}
 }
 
+// The build step defines the functions (to write function.json) without connecting anything.
+func TestZeroDepsOnlyDefineTheFunctions(t *testing.T) {
+	if n := len(subscriptions.New(subscriptions.Deps{Setting: func(string) string { return "" }}).Functions()); n != 17 {
+		t.Fatalf("%d functions defined", n)
+	}
+}
+
 func TestAnInvalidReminderPeriodFailsAtStartUp(t *testing.T) {
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "InvoiceReminderPeriod") {
