@@ -18,9 +18,9 @@ const All = "all"
 // Context is one bounded context's entry.
 type Context struct {
 	Name string
-	// Define registers the context's functions without connecting to anything (handlers
-	// capture dependencies they only use when invoked). The assembly tool calls it at build
-	// time, with no settings; it must register exactly what Build registers.
+	// Define registers the context's functions without connecting to anything, e.g. on
+	// in-memory dependencies (handlers only use them when invoked). The assembly tool calls it
+	// at build time, with no settings; it must register exactly what Build registers.
 	Define func() *funcapp.App
 	// Build connects the context's dependencies from the app settings (the host passes them
 	// as environment variables) and registers its functions.
