@@ -191,7 +191,7 @@ func TestPortalInChromium(t *testing.T) {
 	}
 
 	step("type the key", b.Type(ctx, "#api-key", apiKey))
-	step("type horizon", b.Type(ctx, "#horizon", "6"))
+	step("type horizon", b.Type(ctx, "#horizon", "8"))
 	step("run", b.Click(ctx, "#run-forecast"))
 	wait(`document.querySelector("#chart svg#forecast-chart")`)
 	var chart struct {
@@ -205,15 +205,15 @@ func TestPortalInChromium(t *testing.T) {
 			forecastPts: s.querySelector("polyline.forecast").getAttribute("points").trim().split(/\s+/).length,
 			error: document.getElementById("forecast-error").textContent,
 			values: document.getElementById("forecast-values").textContent}; })()`, &chart))
-	if chart.Series != "5" || chart.Forecast != "6" || chart.SeriesPts != 5 || chart.ForecastPts != 7 || chart.Error != "" || !strings.HasPrefix(chart.Values, "Forecast: ") {
+	if chart.Series != "5" || chart.Forecast != "8" || chart.SeriesPts != 5 || chart.ForecastPts != 9 || chart.Error != "" || !strings.HasPrefix(chart.Values, "Forecast: ") {
 		t.Fatalf("chart %+v", chart)
 	}
 	if got := text(`sessionStorage.getItem("meterline.apiKey")`); got != apiKey {
 		t.Fatalf("key in sessionStorage %q", got)
 	}
 	// The forecast really went through the Cloud API and was metered for the key's customer.
-	if units := cloudUsage(t, s.srv.URL); units != 6 {
-		t.Fatalf("the Cloud API metered %d units, want 6 (one per forecast point)", units)
+	if units := cloudUsage(t, s.srv.URL); units != 8 {
+		t.Fatalf("the Cloud API metered %d units, want 8 (one per forecast point)", units)
 	}
 
 	shot := filepath.Join(screenshotDir(t), "portal.png")
