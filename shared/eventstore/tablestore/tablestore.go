@@ -260,16 +260,20 @@ func (s *Store) write(ctx context.Context, stream string, base int64, header azt
 		}
 	}
 	actions, err := buildActions(events, blobs, header)
-	if err == nil {
-		_, err = s.table.SubmitTransaction(ctx, actions, nil)
-		if err != nil {
-			err = translate(err, stream)
-		}
-	}
 	if err != nil {
 		s.dropBlobs(ctx, written)
+		return err
 	}
-	return err
+	if _, err := s.table.SubmitTransaction(ctx, actions, nil); err != nil {
+		err = translate(err, stream)
+		// Only a refusal proves nothing was written; after a timeout or a 5xx the rows may be
+		// stored and point to the blobs.
+		if errors.Is(err, errCollision) || errors.Is(err, eventstore.ErrPayloadTooLarge) {
+			s.dropBlobs(ctx, written)
+		}
+		return err
+	}
+	return nil
 }
 
 // dropBlobs deletes the payloads of an append that did not happen. Best effort: a blob left
