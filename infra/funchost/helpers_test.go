@@ -185,6 +185,7 @@ type invocation struct {
 	Request      json.RawMessage `json:"request"`
 	Path         string          `json:"path"`
 	At           string          `json:"at"`
+	ChildPID     int             `json:"childPid"`
 }
 
 func readRecord(t testing.TB, path string) []invocation {

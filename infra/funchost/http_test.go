@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -204,4 +205,39 @@ func TestHandlerRestartedWhenItDies(t *testing.T) {
 	if resp, body := get(t, h.URL()+"/api/customers/1"); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("after restart: %d %s", resp.StatusCode, body)
 	}
+}
+
+func TestShutdownKillsHandlerThatIgnoresSIGTERMAndItsChildren(t *testing.T) {
+	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "true"), map[string]string{"Ping": forwardedFn}, nil)
+	app := loadApp(t, a, "TESTHANDLER_IGNORE_SIGTERM=1", "TESTHANDLER_SPAWN_CHILD=1")
+	h, stop := startHost(t, []*funchost.App{app}, nil)
+	pid := funchost.HandlerPIDs(h)[0]
+	var child int
+	waitFor(t, 10*time.Second, "the handler's child", func() bool {
+		for _, inv := range readRecord(t, a.Record) {
+			if inv.Fn == "spawned" {
+				child = inv.ChildPID
+			}
+		}
+		return child != 0
+	})
+	stop() // SIGTERM is ignored: the host must escalate to SIGKILL
+	for _, p := range []int{pid, child} {
+		waitFor(t, 5*time.Second, fmt.Sprintf("process %d to be gone", p), func() bool { return !alive(p) })
+	}
+}
+
+// alive: the process exists and is not a zombie waiting for its reaper (the
+// orphaned grandchild is reaped by whatever init the machine runs).
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// Field 3, after "pid (comm)", is the state.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }

@@ -11,10 +11,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -72,6 +75,16 @@ func main() {
 	}
 	if ms, _ := strconv.Atoi(os.Getenv("TESTHANDLER_START_DELAY_MS")); ms > 0 {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+	if os.Getenv("TESTHANDLER_IGNORE_SIGTERM") != "" {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	if os.Getenv("TESTHANDLER_SPAWN_CHILD") != "" {
+		// A grandchild of the host, to check that stopping reaches the whole group.
+		child := exec.Command("sleep", "300")
+		if err := child.Start(); err == nil {
+			record(map[string]any{"fn": "spawned", "childPid": child.Process.Pid, "outcome": "ok"})
+		}
 	}
 	fmt.Println("testhandler listening on", port, "worker", os.Getenv("FUNCTIONS_CUSTOMHANDLER_WORKER_ID"))
 	http.HandleFunc("/", serve)
