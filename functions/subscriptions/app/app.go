@@ -173,11 +173,14 @@ func (s *Subscriptions) OnOwnEvent(ctx context.Context, e eventstore.Event) erro
 	return s.Invoices.When(ctx, e)
 }
 
-// afterAppend runs right after each append: project the changed streams (read-your-writes
-// for the client) and publish the events (replication within a second). Failures are only
-// logged: the topic brings the events to the projections again and the outbox sweep
-// republishes what was not published.
+// afterAppend runs right after each append: publish the events (the other contexts see them
+// within a second), then project the changed streams (the client reads its own writes).
+// Failures are only logged: the outbox sweep republishes what was not published, and the
+// topic brings the events to the projections again.
 func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Event) {
+	if s.cfg.Outbox != nil {
+		s.cfg.Outbox.AfterAppend(ctx, events)
+	}
 	done := map[string]bool{}
 	for _, e := range events {
 		if done[e.Stream] {
@@ -187,9 +190,6 @@ func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Eve
 		if err := s.Project(ctx, e.Stream); err != nil {
 			s.log.WarnContext(ctx, "projection after append failed; the topic will bring it again", "stream", e.Stream, "error", err)
 		}
-	}
-	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.AfterAppend(ctx, events)
 	}
 }
 

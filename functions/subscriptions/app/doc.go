@@ -11,7 +11,8 @@
 //     changes nothing twice: a message only says "this stream moved".
 //   - Tasks (InvoiceExpiryTracker, MonthlyInvoicing, OutboxSweep) run on a timer: Run(ctx, now).
 //
-// Right after an append, services project the streams they changed and publish the events
-// (Subscriptions.afterAppend), so a client reads its own writes; the same events come back
-// through the topic and the outbox sweep republishes whatever failed, all idempotently.
+// Right after an append, services publish the events through the outbox dispatcher and project
+// the streams they changed (Subscriptions.afterAppend), so other contexts hear within a second
+// and a client reads its own writes; the same events come back through the topic and the
+// outbox sweep republishes whatever failed, all idempotently.
 package app
