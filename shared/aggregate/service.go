@@ -99,6 +99,12 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 			attempt++
 			app, err := s.Store.Append(ctx, stream, eventstore.Exact(version), events...)
 			if err == nil {
+				if app.Duplicate {
+					// A re-run of a command that was stored already: hand back what is stored.
+					if events, err = s.stored(ctx, stream, app); err != nil {
+						return nil, err
+					}
+				}
 				for i := range events {
 					events[i].Version = app.FirstVersion + int64(i)
 				}
@@ -137,6 +143,18 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 			// No conflict: the same events go on top of theirs (rebase).
 		}
 	}
+}
+
+func (s *Service[A]) stored(ctx context.Context, stream string, app eventstore.Appended) ([]eventstore.Event, error) {
+	events, err := s.Store.Read(ctx, stream, app.FirstVersion)
+	if err != nil {
+		return nil, err
+	}
+	n := int(app.LastVersion - app.FirstVersion + 1)
+	if len(events) < n {
+		return nil, fmt.Errorf("aggregate: %q lost events %d..%d", stream, app.FirstVersion, app.LastVersion)
+	}
+	return events[:n], nil
 }
 
 func conflicts(rule func(ours, theirs any) bool, ours, theirs []any) bool {

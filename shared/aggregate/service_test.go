@@ -3,12 +3,16 @@ package aggregate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"meterline/shared/aggregate"
+	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	"meterline/shared/eventstore/tablestore"
 )
 
 // A small account: credits are added, debits may not overdraw.
@@ -114,9 +118,11 @@ func TestExecuteWithCommandIDIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.Now = func() time.Time { return time.Now().Add(time.Hour) } // the retry happens later
 	again, err := svc.Execute(ctx, "account-1", func(a *account) ([]any, error) { return a.Credit(5) })
-	if err != nil || len(again) != 1 || again[0].ID != first[0].ID || again[0].Version != 1 {
-		t.Fatalf("re-run = %+v, %v", again, err)
+	if err != nil || len(again) != 1 || again[0].ID != first[0].ID || again[0].Version != 1 ||
+		!again[0].CreatedAt.Equal(first[0].CreatedAt) {
+		t.Fatalf("re-run = %+v, %v; want the stored %+v", again, err, first)
 	}
 	if events, _ := store.Read(context.Background(), "account-1", 1); len(events) != 1 {
 		t.Fatalf("stream has %d events, want 1", len(events))
@@ -204,5 +210,36 @@ func TestLoadFailsOnUnknownEventType(t *testing.T) {
 	}
 	if _, _, err := newService(store).Load(ctx, "account-1"); !errors.Is(err, eventstore.ErrUnknownEventType) {
 		t.Fatalf("Load = %v", err)
+	}
+}
+
+// Concurrent commands on one aggregate in Table Storage: every credit lands exactly once.
+func TestConcurrentExecuteOnTableStorage(t *testing.T) {
+	ctx := context.Background()
+	store, err := tablestore.NewFromConnectionString(ctx, azurite.ForTest(t).ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, credits = 10, 5
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			svc := newService(store)
+			svc.MaxAttempts = 100
+			for i := range credits {
+				cmd := eventstore.WithCommandID(ctx, fmt.Sprintf("credit-%d-%d", w, i))
+				if _, err := svc.Execute(cmd, "account-1", func(a *account) ([]any, error) { return a.Credit(1) }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	a, version, err := newService(store).Load(ctx, "account-1")
+	if err != nil || a.balance != workers*credits || version != workers*credits {
+		t.Fatalf("balance %d at version %d, %v; want %d", a.balance, version, err, workers*credits)
 	}
 }

@@ -78,7 +78,7 @@ func formatUUID(b [16]byte) string {
 }
 
 // NewEvents encodes payloads (values of types registered in r) into events for stream, stamped
-// with source, the time now and the metadata in ctx. With a command id in ctx the ids are
+// with source, the time now (at the stores' microsecond precision) and the metadata in ctx. With a command id in ctx the ids are
 // EventID(commandID, stream, i); otherwise random. The correlation id defaults to the command id,
 // then to the first event's id (a new flow starts here); the causation id defaults to the
 // command id.
@@ -106,7 +106,7 @@ func (r *Registry) NewEvents(ctx context.Context, source, stream string, now tim
 		}
 		events = append(events, Event{
 			ID: id, Type: typ, SchemaVersion: sv, Stream: stream, Source: source,
-			CreatedAt: now.UTC(), CorrelationID: corr, CausationID: cause, Data: data,
+			CreatedAt: now.UTC().Truncate(time.Microsecond), CorrelationID: corr, CausationID: cause, Data: data,
 		})
 	}
 	return events, nil
