@@ -2,7 +2,9 @@ package product_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
@@ -11,6 +13,24 @@ import (
 	"meterline/shared/azurite"
 	viewtables "meterline/shared/views/tablestore"
 )
+
+func TestConnectNamesBadSettings(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]map[string]string{
+		"no storage": {},
+		"not a conn": {product.StorageSetting: "nonsense"},
+		"bad ttl":    {product.StorageSetting: "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:1/a", product.SessionTTLSetting: "soon"},
+	}
+	for name, settings := range cases {
+		_, err := product.Connect(ctx, func(n string) string { return settings[n] })
+		if err == nil || (name == "bad ttl") != strings.Contains(err.Error(), product.SessionTTLSetting) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if v := settings[product.StorageSetting]; v != "" && strings.Contains(err.Error(), v) {
+			t.Fatalf("%s: the error repeats the connection string", name)
+		}
+	}
+}
 
 // The same flows as the in-memory tests, on the real table-backed views in a private Azurite
 // through the unmodified Azure SDK: sign-in, refusals, throttling, and replicated views under
@@ -22,9 +42,13 @@ func TestPortalOnAzurite(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	deps, err := product.Open(ctx, tables)
+	settings := map[string]string{product.StorageSetting: inst.ConnectionString(), product.SessionTTLSetting: "2h"}
+	deps, err := product.Connect(ctx, func(name string) string { return settings[name] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if deps.SessionTTL != 2*time.Hour || deps.SecureCookie {
+		t.Fatalf("settings not applied: ttl %v secure %v", deps.SessionTTL, deps.SecureCookie)
 	}
 	// Each subtest seeds the same ids, so each gets a table of its own; the first uses the
 	// app's own table as Open made it.
