@@ -216,6 +216,13 @@ func TestServiceBusPayloadsAsTheHostSendsThem(t *testing.T) {
 			ApplicationProperties: map[string]any{"type": "cloudapi.UsageRecorded", "big": json.Number("9007199254740993")},
 			SequenceNumber:        9223372036854775000,
 		}},
+		{"servicebus-both-names.json", funcapp.Message{
+			Body: body, MessageID: "evt-1", CorrelationID: "flow-9", Subject: "subscriptions.CustomerLocked",
+			ContentType: "application/json", DeliveryCount: 7, EnqueuedTime: enq,
+			ExpiresAt:             time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+			ApplicationProperties: map[string]any{"type": "subscriptions.CustomerLocked", "sentAt": "2023-10-12T20:13:48.5Z", "flag": true},
+			SequenceNumber:        12, LockToken: "0b7c1e7e-2c1f-4c3e-9a3b-5d6e7f809a1b",
+		}},
 		{"servicebus-string-body.json", funcapp.Message{Body: body, MessageID: "m-2", DeliveryCount: 2, EnqueuedTime: enq}},
 		{"servicebus-merged-body.json", funcapp.Message{Body: body, MessageID: "m-3", DeliveryCount: 1,
 			ApplicationProperties: map[string]any{"type": "cloudapi.UsageRecorded"}}},
