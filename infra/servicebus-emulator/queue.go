@@ -57,9 +57,14 @@ type message struct {
 	deferred      bool // settled with defer: only reachable by sequence number
 	lock          lockToken
 	lockedUntil   time.Time
-	lockGen       uint32 // invalidates stale lock-timer entries
 	dlSource      string
 	readyIdx      int // index in the ready heap, -1 when not in it
+	lockIdx       int // index in the lock-expiry heap, -1 when not in it
+	expIdx        int // index in the expiry heap, -1 when not in it
+}
+
+func newMessage(b *body, seq int64, enqueued time.Time) *message {
+	return &message{body: b, seq: seq, enqueued: enqueued, readyIdx: -1, lockIdx: -1, expIdx: -1}
 }
 
 func (m *message) snapshot(peekLock bool) snapshot {
@@ -98,8 +103,8 @@ type queue struct {
 	msgs      map[int64]*message
 	locks     map[lockToken]*message
 	ready     readyHeap
-	lockTimes timeHeap
-	expiries  timeHeap
+	lockTimes timedHeap // locked messages by lockedUntil
+	expiries  timedHeap // messages with a TTL by expiresAt
 	bytes     int64
 	consumers []*consumer
 	next      int // round robin over consumers
@@ -122,6 +127,7 @@ func (q *queue) changed() {
 
 func newQueue(name string, p entityProps, withDLQ bool, lim limits, log func(string, ...any)) *queue {
 	q := &queue{name: name, props: p, limits: lim, log: log, msgs: map[int64]*message{}, locks: map[lockToken]*message{}}
+	q.lockTimes.byLock = true
 	if withDLQ {
 		q.dlq = newQueue(name+"/$DeadLetterQueue", entityProps{LockDuration: p.LockDuration, MaxDeliveryCount: 1 << 30}, false, lim, log)
 	}
@@ -205,14 +211,14 @@ func (q *queue) add(b *body, seq int64, now time.Time) {
 
 func (q *queue) addLocked(b *body, seq int64, now time.Time) {
 	q.changed()
-	m := &message{body: b, seq: seq, enqueued: now, readyIdx: -1}
+	m := newMessage(b, seq, now)
 	ttl := b.header.TTL
 	if ttl <= 0 || (q.props.DefaultTTL > 0 && ttl > q.props.DefaultTTL) {
 		ttl = q.props.DefaultTTL
 	}
 	if ttl > 0 {
 		m.expiresAt = now.Add(ttl)
-		heap.Push(&q.expiries, timeEntry{at: m.expiresAt, m: m})
+		q.expiries.fix(m)
 	}
 	q.msgs[seq] = m
 	q.bytes += int64(b.size())
@@ -225,7 +231,8 @@ func (q *queue) addDeadLettered(m *message, source string, now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.changed()
-	dm := &message{body: m.body, seq: m.seq, enqueued: m.enqueued, deliveryCount: m.deliveryCount, dlSource: source, readyIdx: -1}
+	dm := newMessage(m.body, m.seq, m.enqueued)
+	dm.deliveryCount, dm.dlSource = m.deliveryCount, source
 	if old, ok := q.msgs[dm.seq]; ok { // a sequence number is unique per source entity; never overwrite silently
 		q.removeLocked(old)
 	}
@@ -324,9 +331,8 @@ func (q *queue) lockLocked(m *message, now time.Time) {
 	m.state = stateLocked
 	m.lock = newLockToken()
 	m.lockedUntil = now.Add(q.props.LockDuration)
-	m.lockGen++
 	q.locks[m.lock] = m
-	heap.Push(&q.lockTimes, timeEntry{at: m.lockedUntil, m: m, gen: m.lockGen})
+	q.lockTimes.fix(m)
 }
 
 func (q *queue) removeLocked(m *message) {
@@ -337,6 +343,8 @@ func (q *queue) removeLocked(m *message) {
 	if m.readyIdx >= 0 {
 		heap.Remove(&q.ready, m.readyIdx)
 	}
+	q.lockTimes.remove(m)
+	q.expiries.remove(m)
 	m.state = stateGone
 	if q.msgs[m.seq] == m {
 		delete(q.msgs, m.seq)
@@ -374,8 +382,8 @@ func (q *queue) settle(t lockToken, o outcome, props map[string]any, reason, des
 		return err
 	}
 	delete(q.locks, m.lock)
+	q.lockTimes.remove(m)
 	m.state = stateAvailable
-	m.lockGen++
 	q.changed()
 	if len(props) > 0 {
 		if nb, err := m.body.withAppProps(props); err == nil {
@@ -461,8 +469,7 @@ func (q *queue) renew(t lockToken, now time.Time) (time.Time, error) {
 		return time.Time{}, err
 	}
 	m.lockedUntil = now.Add(q.props.LockDuration)
-	m.lockGen++
-	heap.Push(&q.lockTimes, timeEntry{at: m.lockedUntil, m: m, gen: m.lockGen})
+	q.lockTimes.fix(m)
 	return m.lockedUntil, nil
 }
 
@@ -534,26 +541,18 @@ func (q *queue) receiveDeferred(seqs []int64, peekLock bool, now time.Time) ([]s
 func (q *queue) tick(now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.lockTimes.Len() > 0 && !now.Before(q.lockTimes[0].at) {
-		e := heap.Pop(&q.lockTimes).(timeEntry)
-		m := e.m
-		if m.state != stateLocked || m.lockGen != e.gen {
-			continue
-		}
+	for q.lockTimes.Len() > 0 && !now.Before(q.lockTimes.ms[0].lockedUntil) {
+		m := heap.Pop(&q.lockTimes).(*message)
 		delete(q.locks, m.lock)
-		m.lockGen++
 		q.changed()
 		q.log("lock expired", "entity", q.name, "seq", m.seq, "deliveryCount", m.deliveryCount)
 		q.returnLocked(m, now)
 	}
-	for q.expiries.Len() > 0 && !now.Before(q.expiries[0].at) {
-		e := heap.Pop(&q.expiries).(timeEntry)
-		m := e.m
-		// Locked messages expire once their lock is released; deferred ones stay until received.
+	for q.expiries.Len() > 0 && !now.Before(q.expiries.ms[0].expiresAt) {
+		m := heap.Pop(&q.expiries).(*message)
+		// Locked and deferred messages expire lazily, when they are next handed out.
 		if m.state == stateAvailable && m.readyIdx >= 0 {
 			q.expireLocked(m, now)
-		} else if m.state == stateLocked {
-			heap.Push(&q.expiries, timeEntry{at: m.lockedUntil, m: m})
 		}
 	}
 	for _, d := range q.sched.due(now) {
@@ -596,23 +595,60 @@ func (h *readyHeap) Pop() any {
 	return m
 }
 
-type timeEntry struct {
-	at  time.Time
-	m   *message
-	gen uint32
+// timedHeap orders messages by lock expiry or by message expiry, tracking
+// each message's position so settling can take it out.
+type timedHeap struct {
+	ms     []*message
+	byLock bool
 }
 
-type timeHeap []timeEntry
+func (h *timedHeap) at(m *message) time.Time {
+	if h.byLock {
+		return m.lockedUntil
+	}
+	return m.expiresAt
+}
 
-func (h timeHeap) Len() int           { return len(h) }
-func (h timeHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timeHeap) Push(x any)        { *h = append(*h, x.(timeEntry)) }
-func (h *timeHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+func (h *timedHeap) pos(m *message) *int {
+	if h.byLock {
+		return &m.lockIdx
+	}
+	return &m.expIdx
+}
+
+func (h *timedHeap) Len() int           { return len(h.ms) }
+func (h *timedHeap) Less(i, j int) bool { return h.at(h.ms[i]).Before(h.at(h.ms[j])) }
+func (h *timedHeap) Swap(i, j int) {
+	h.ms[i], h.ms[j] = h.ms[j], h.ms[i]
+	*h.pos(h.ms[i]) = i
+	*h.pos(h.ms[j]) = j
+}
+func (h *timedHeap) Push(x any) {
+	m := x.(*message)
+	*h.pos(m) = len(h.ms)
+	h.ms = append(h.ms, m)
+}
+func (h *timedHeap) Pop() any {
+	m := h.ms[len(h.ms)-1]
+	h.ms[len(h.ms)-1] = nil
+	h.ms = h.ms[:len(h.ms)-1]
+	*h.pos(m) = -1
+	return m
+}
+
+// fix adds m, or moves it after its time changed.
+func (h *timedHeap) fix(m *message) {
+	if i := *h.pos(m); i >= 0 {
+		heap.Fix(h, i)
+		return
+	}
+	heap.Push(h, m)
+}
+
+func (h *timedHeap) remove(m *message) {
+	if i := *h.pos(m); i >= 0 {
+		heap.Remove(h, i)
+	}
 }
 
 // dedupWindow remembers message ids for duplicate detection.

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -181,5 +182,28 @@ func TestLockTokenDeliveryTagIsDotNetOrder(t *testing.T) {
 	want := []byte{3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15}
 	if got := tok.deliveryTag(); string(got) != string(want) {
 		t.Fatalf("tag %v", got)
+	}
+}
+
+func TestSettledMessagesLeaveNoTimers(t *testing.T) {
+	now := time.Unix(1000, 0)
+	q := testQueue(entityProps{DefaultTTL: time.Hour})
+	var s sink
+	c := s.consumer(false)
+	q.attach(c)
+	for i := range 100 {
+		_ = q.send(testBody(t, fmt.Sprint(i), nil), now, 0)
+	}
+	q.flow(c, nil, 100, false, now)
+	for _, d := range s.got {
+		if _, err := q.renew(d.lockToken, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.settle(d.lockToken, outcomeComplete, nil, "", "", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q.count() != 0 || q.lockTimes.Len() != 0 || q.expiries.Len() != 0 || q.ready.Len() != 0 {
+		t.Fatalf("left behind: %d messages, %d lock timers, %d expiry timers, %d ready", q.count(), q.lockTimes.Len(), q.expiries.Len(), q.ready.Len())
 	}
 }

@@ -277,11 +277,12 @@ func (q *queue) restore(sq *savedQueue) error {
 		if err != nil {
 			return err
 		}
-		m := &message{body: b, seq: s.Seq, enqueued: s.Enqueued, expiresAt: s.ExpiresAt, deliveryCount: s.DeliveryCount, deferred: s.Deferred, dlSource: s.DLSource, readyIdx: -1}
+		m := newMessage(b, s.Seq, s.Enqueued)
+		m.expiresAt, m.deliveryCount, m.deferred, m.dlSource = s.ExpiresAt, s.DeliveryCount, s.Deferred, s.DLSource
 		q.msgs[m.seq] = m
 		q.bytes += int64(b.size())
 		if !m.expiresAt.IsZero() {
-			heap.Push(&q.expiries, timeEntry{at: m.expiresAt, m: m})
+			q.expiries.fix(m)
 		}
 		if m.deferred {
 			m.state = stateDeferred
