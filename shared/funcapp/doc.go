@@ -15,6 +15,15 @@
 //   - with enableForwardingHttpRequest, HTTP triggers arrive as the original request under
 //     /{routePrefix}/... and are answered as plain HTTP.
 //
+// Handlers find in ctx the invocation id, the correlation id (InvocationID, CorrelationID,
+// Logger) and the event store's metadata: the correlation id, and for a Service Bus message its
+// MessageId as causation and command id (a redelivery appends no duplicate events), for an
+// HTTP request its Idempotency-Key header as command id.
+//
+// With forwarding off, an HTTP function gets the request as JSON and answers through the "res"
+// output; the same http.Handler serves both modes, but a response body is then carried as a
+// string, so binary responses need forwarding (our host.json turns it on).
+//
 // The host's payloads are quirky (strings serialized twice, numbers and times as strings,
 // zone-less UTC times, renamed Service Bus properties); this package absorbs all of that so
 // that handlers see clean Go values. A handler that knows a message can never succeed returns
