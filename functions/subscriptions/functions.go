@@ -1,9 +1,11 @@
 // Package subscriptions is the Subscriptions bounded context as an Azure Functions app: the
 // public HTTP API, the receptors on Service Bus topics and the timer tasks, wired to the
-// application in package app. New(deps) returns the app; cmd wires the dependencies.
+// application in package app. New(deps) returns the app; Connect(ctx, setting) makes the
+// deps from the app settings; New(Deps{}) only defines the functions (for function.json).
 //
 // App settings read (with defaults):
 //
+//	AzureWebJobsStorage       (required)      storage account: tables subscriptionsEvents, subscriptionsViews, container subscriptions-payloads
 //	InvoiceReminderPeriod     360h            invoice payment term; outstanding longer -> InvoicePossiblyExpired (Go duration)
 //	InvoiceExpirySchedule     0 */15 * * * *  InvoiceExpiryTracker timer (NCRONTAB, 6 fields)
 //	MonthlyInvoicingSchedule  0 5 0 1 * *     MonthlyInvoicing timer: invoices the previous month
@@ -14,8 +16,8 @@
 // settings: put DefaultSettings in local.settings.json (Values).
 //
 // Service Bus: publishes to topic "subscriptions"; receives topic "cloudapi" subscription
-// "subscriptions" (filter: type = 'cloudapi.UsageReported') and topic "subscriptions"
-// subscription "subscriptions" (every type: its own projections and InvoiceReceptor).
+// "subscriptions" and topic "subscriptions" subscription "subscriptions" (filters:
+// SubscriptionFilters).
 package subscriptions
 
 import (
@@ -53,6 +55,16 @@ var DefaultSettings = map[string]string{
 	SettingExpirySchedule: "0 */15 * * * *",
 	SettingInvoicing:      "0 5 0 1 * *",
 	SettingOutboxSweep:    "0 * * * * *",
+}
+
+// SubscriptionFilters are the SQL filters of the Service Bus subscriptions this context reads,
+// by "topic/subscription": only usage reports from the Cloud API; every event of its own topic
+// (its projections follow all its streams).
+func SubscriptionFilters() map[string]string {
+	return map[string]string{
+		CloudAPITopic + "/" + OwnSubscriptionOnTopics:   "type = 'cloudapi.UsageReported'",
+		contracts.Topic + "/" + OwnSubscriptionOnTopics: "1=1",
+	}
 }
 
 // Deps is what the Subscriptions app runs on. Store and Views are required to serve; New with
