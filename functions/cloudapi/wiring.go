@@ -2,19 +2,32 @@ package cloudapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/domain"
 	"meterline/functions/cloudapi/meterlog"
 	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/memstore"
 	"meterline/shared/eventstore/outbox"
 	"meterline/shared/eventstore/tablestore"
+	"meterline/shared/servicebus"
 	"meterline/shared/views"
+	viewmem "meterline/shared/views/memstore"
 	viewtables "meterline/shared/views/tablestore"
+)
+
+// App settings the Cloud API reads.
+const (
+	StorageSetting        = "AzureWebJobsStorage"    // its tables and container
+	ServiceBusSetting     = "ServiceBusConnection"   // publication to topic "cloudapi"
+	AccessCacheTTLSetting = "CloudApiAccessCacheTTL" // optional, e.g. "500ms"; "0s" or negative turns it off
 )
 
 // Storage names of the Cloud API: its own tables and container, shared with no other context.
@@ -56,4 +69,50 @@ func Open(ctx context.Context, tables *aztables.ServiceClient, blobs *azblob.Cli
 		Events: events,
 		Outbox: &outbox.Dispatcher{Outbox: events, Publisher: pub},
 	}, nil
+}
+
+// InMemoryDeps connect to nothing: for defining the functions at build time and for tests.
+func InMemoryDeps() Deps {
+	return Deps{Access: AccessStoreOn(viewmem.New()), Meter: meterlog.NewMemory(), Events: memstore.New()}
+}
+
+// Connect builds Deps from the app settings AzureWebJobsStorage and ServiceBusConnection (both
+// required) and CloudApiAccessCacheTTL (optional). Error messages never repeat a connection
+// string.
+func Connect(ctx context.Context, setting func(name string) string) (Deps, error) {
+	storage, bus := setting(StorageSetting), setting(ServiceBusSetting)
+	if storage == "" || bus == "" {
+		return Deps{}, fmt.Errorf("cloudapi: app settings %s and %s are required", StorageSetting, ServiceBusSetting)
+	}
+	tables, err := aztables.NewServiceClientFromConnectionString(storage, nil)
+	if err != nil {
+		return Deps{}, errors.New("cloudapi: app setting " + StorageSetting + " is not a storage connection string")
+	}
+	blobs, err := azblob.NewClientFromConnectionString(storage, nil)
+	if err != nil {
+		return Deps{}, errors.New("cloudapi: app setting " + StorageSetting + " is not a storage connection string")
+	}
+	client, err := azservicebus.NewClientFromConnectionString(bus, nil)
+	if err != nil {
+		return Deps{}, errors.New("cloudapi: app setting " + ServiceBusSetting + " is not a Service Bus connection string")
+	}
+	publisher, err := servicebus.NewPublisher(client, Name)
+	if err != nil {
+		return Deps{}, fmt.Errorf("cloudapi: %w", err)
+	}
+	deps, err := Open(ctx, tables, blobs, publisher)
+	if err != nil {
+		return Deps{}, err
+	}
+	if s := setting(AccessCacheTTLSetting); s != "" {
+		ttl, err := time.ParseDuration(s)
+		if err != nil {
+			return Deps{}, fmt.Errorf("cloudapi: app setting %s: want a duration like \"500ms\", got %q", AccessCacheTTLSetting, s)
+		}
+		if ttl <= 0 {
+			ttl = -1 // off
+		}
+		deps.AccessCacheTTL = ttl
+	}
+	return deps, nil
 }
