@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	subs "meterline/functions/subscriptions/contracts"
 	"meterline/functions/cloudapi"
 	"meterline/functions/cloudapi/meterlog"
+	subs "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	viewmem "meterline/shared/views/memstore"
