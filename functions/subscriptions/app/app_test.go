@@ -425,3 +425,37 @@ func TestUsageReportsInAnyOrderCostTheSame(t *testing.T) {
 		t.Fatalf("out of order and duplicated: balance %d, in order %d", other, inOrder)
 	}
 }
+
+func TestConcurrentSignUpsWithOneEmailCreateOneUser(t *testing.T) {
+	f := newFixture(t)
+	customers := []string{f.customer("pro", nil), f.customer("pro", nil), f.customer("pro", nil), f.customer("pro", nil)}
+	var wg sync.WaitGroup
+	results := make(chan error, len(customers))
+	for _, c := range customers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.s.Users.Create(f.ctx, app.CreateUser{CustomerID: c, Email: "same@example.com"})
+			results <- err
+		}()
+	}
+	wg.Wait()
+	close(results)
+	created, taken := 0, 0
+	for err := range results {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, domain.ErrEmailTaken):
+			taken++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if created != 1 || taken != len(customers)-1 {
+		t.Fatalf("%d created, %d refused, want 1 and %d", created, taken, len(customers)-1)
+	}
+	if n := f.bus.count(contracts.TypeUserCreated); n != 1 {
+		t.Fatalf("%d UserCreated published", n)
+	}
+}
