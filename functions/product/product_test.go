@@ -22,8 +22,10 @@ import (
 
 	cloud "meterline/functions/cloudapi/contracts"
 	"meterline/functions/product"
+	"meterline/functions/product/acl"
 	"meterline/functions/product/app"
 	subs "meterline/functions/subscriptions/contracts"
+	"meterline/infra/servicebus-emulator/filter"
 	"meterline/shared/eventstore"
 	viewmem "meterline/shared/views/memstore"
 )
@@ -523,3 +525,29 @@ func TestSessionTokenIsStoredOnlyAsAHash(t *testing.T) {
 		t.Fatalf("stored session %s = %s must be keyed by the token's hash and not hold the token", docs[0].Key, docs[0].Data)
 	}
 }
+
+// The filters the portal asks for parse as Service Bus SQL and let through exactly the types
+// its ACL handles (checked with the emulator's own rule evaluator).
+func TestSubscriptionFiltersSelectHandledTypes(t *testing.T) {
+	filters := product.SubscriptionFilters()
+	for topic, types := range map[string][]string{"subscriptions": subs.Types(), "cloudapi": {cloud.UsageReportedType}} {
+		f, err := filter.ParseSQL(filters[topic])
+		if err != nil {
+			t.Fatalf("%s: %q: %v", topic, filters[topic], err)
+		}
+		for _, typ := range append(types, "someone.Else") {
+			match, err := f.Match(&filter.MapMessage{UserProps: map[string]any{"type": typ}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			handled := takenOn(acl.Translate(eventstore.Event{Type: typ}))
+			if match != handled {
+				t.Fatalf("%s: type %s passes the filter: %v, handled by the ACL: %v", topic, typ, match, handled)
+			}
+		}
+	}
+}
+
+// takenOn reports whether the ACL took the event on: a handled type without a payload is a
+// malformed-event error, an unhandled one is (nil, nil).
+func takenOn(fact any, err error) bool { return fact != nil || err != nil }
