@@ -6,6 +6,9 @@ AZURITE := $(AZURITE_DIR)/node_modules/azurite/dist/src/azurite.js
 TEST_TIMEOUT ?= 20m
 
 .PHONY: deps test unit bench fuzz vet build run servicebus-emulator clean
+APPS := subscriptions cloudapi product all
+SB_CONFIG ?= infra/servicebus-emulator/config.json
+SB_ADDR ?= 127.0.0.1:5672
 
 ## deps: install the pinned npm (Azurite) and Go dependencies.
 deps: $(AZURITE)
@@ -38,6 +41,21 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## build: assemble one publishable Function App per bounded context, plus one all-in-one app,
+## under .build/<app> (host.json, a folder per function with function.json, the linux/amd64 handler).
+build:
+	@for app in $(APPS); do $(GO) run ./functions/cmd/assemble -app $$app -out .build/$$app || exit 1; done
+
+## run: the whole system locally (Azurite, Service Bus emulator, local Functions host); Ctrl-C stops it.
+## HOST_MODE=contexts runs one host per bounded-context app instead of the all-in-one app.
+HOST_MODE ?= all
+run: deps build
+	$(GO) run ./infra/devrun -mode $(HOST_MODE)
+
+## servicebus-emulator: the Service Bus emulator alone, in the foreground.
+servicebus-emulator:
+	$(GO) run ./infra/servicebus-emulator/cmd/sbemulator -config $(SB_CONFIG) -addr $(SB_ADDR)
 
 clean:
 	rm -rf .build
