@@ -223,15 +223,15 @@ func TestSDKMaxDeliveryCountDeadLetters(t *testing.T) {
 }
 
 func TestSDKLockExpiryRedeliversAndRenewLock(t *testing.T) {
-	env := startNS(t, queueNS("q", entityProps{LockDuration: 700 * time.Millisecond}))
+	env := startNS(t, queueNS("q", entityProps{LockDuration: 1500 * time.Millisecond}))
 	ctx := ctxT(t, 20*time.Second)
 	send(t, ctx, mustSender(t, env.client, "q"), textMsg("a"), textMsg("b"))
 	r := mustReceiver(t, env.client, "q", nil)
 	got := receiveN(t, ctx, r, 2)
 	a, b := got[0], got[1]
 	// Keep b's lock alive past the lock duration; let a's expire.
-	for range 3 {
-		time.Sleep(350 * time.Millisecond)
+	for range 7 {
+		time.Sleep(300 * time.Millisecond)
 		if err := r.RenewMessageLock(ctx, b, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestSDKScheduleAndCancel(t *testing.T) {
 	env := startNS(t, queueNS("q", entityProps{}))
 	ctx := ctxT(t, 20*time.Second)
 	s := mustSender(t, env.client, "q")
-	at := time.Now().Add(500 * time.Millisecond)
+	at := time.Now().Add(2 * time.Second)
 	seqs, err := s.ScheduleMessages(ctx, []*azservicebus.Message{textMsg("kept"), textMsg("cancelled")}, at, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +322,7 @@ func TestSDKScheduleAndCancel(t *testing.T) {
 	if err := s.CancelScheduledMessages(ctx, seqs[1:], nil); err != nil {
 		t.Fatal(err)
 	}
-	later := time.Now().Add(500 * time.Millisecond)
+	later := at
 	send(t, ctx, s, &azservicebus.Message{Body: []byte("via send"), ScheduledEnqueueTime: &later})
 	r := mustReceiver(t, env.client, "q", nil)
 	receiveNone(t, r, 200*time.Millisecond)
@@ -337,12 +337,12 @@ func TestSDKScheduleAndCancel(t *testing.T) {
 }
 
 func TestSDKDuplicateDetection(t *testing.T) {
-	env := startNS(t, queueNS("q", entityProps{RequiresDuplicateDetection: true, DuplicateWindow: 300 * time.Millisecond}))
+	env := startNS(t, queueNS("q", entityProps{RequiresDuplicateDetection: true, DuplicateWindow: time.Second}))
 	ctx := ctxT(t, 20*time.Second)
 	s := mustSender(t, env.client, "q")
 	id := "order-1"
 	send(t, ctx, s, &azservicebus.Message{MessageID: &id, Body: []byte("first")}, &azservicebus.Message{MessageID: &id, Body: []byte("dup")})
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	send(t, ctx, s, &azservicebus.Message{MessageID: &id, Body: []byte("after window")})
 	r := mustReceiver(t, env.client, "q", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
 	if got := bodies(receiveN(t, ctx, r, 2)); !slices.Equal(got, []string{"after window", "first"}) {
@@ -430,15 +430,17 @@ func TestSDKKilledClientMessagesRedeliveredAfterLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lockedAfter := time.Now()
 	held := receiveN(t, ctx, dr, 5) // locked, never settled
-	killedAt := time.Now()
 	proxy.kill()
 
 	r := mustReceiver(t, env.client, "q", nil)
 	seen := map[string]int{}
+	seenAt := map[string]time.Time{}
 	for len(seen) < n {
 		for _, m := range receiveN(t, ctx, r, 1) {
 			seen[string(m.Body)]++
+			seenAt[string(m.Body)] = time.Now()
 			if err := r.CompleteMessage(ctx, m, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -448,9 +450,10 @@ func TestSDKKilledClientMessagesRedeliveredAfterLock(t *testing.T) {
 		if seen[string(m.Body)] != 1 {
 			t.Fatalf("%q seen %d times", m.Body, seen[string(m.Body)])
 		}
-	}
-	if time.Since(killedAt) < lock/2 {
-		t.Fatal("locked messages came back before their lock could expire")
+		// Its lock was taken after lockedAfter, so it cannot be free before lockedAfter+lock.
+		if seenAt[string(m.Body)].Before(lockedAfter.Add(lock)) {
+			t.Fatalf("%q came back before its lock expired", m.Body)
+		}
 	}
 	receiveNone(t, r, 200*time.Millisecond)
 }
