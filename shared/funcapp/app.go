@@ -134,7 +134,7 @@ func (a *App) HTTP(name string, t HTTPTrigger, h http.Handler) {
 	for i, m := range t.Methods {
 		t.Methods[i] = strings.ToUpper(m)
 	}
-	if _, err := muxPath(a.routeOf(name, t)); err != nil {
+	if _, err := parseRoute(a.routeOf(name, t)); err != nil {
 		panic(fmt.Sprintf("funcapp: %s: %v", name, err))
 	}
 	a.add(&Function{Name: name, App: a.Name, Kind: KindHTTP, HTTP: &t, httpHandler: h})
@@ -204,50 +204,4 @@ func (a *App) routeOf(name string, t HTTPTrigger) string {
 		return name
 	}
 	return t.Route
-}
-
-// muxPath turns a function.json route template into an http.ServeMux path (without the
-// prefix): "customers/{id:int}" -> "customers/{id}", "files/{*rest}" -> "files/{rest...}".
-// The host checks constraints before forwarding, so they are dropped here. Templates the
-// ServeMux cannot express (optional or partial-segment parameters) are refused.
-func muxPath(route string) (string, error) {
-	route = strings.Trim(route, "/")
-	if route == "" {
-		return "", nil
-	}
-	segs := strings.Split(route, "/")
-	for i, s := range segs {
-		if !strings.ContainsAny(s, "{}") {
-			continue
-		}
-		if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") || strings.Count(s, "{") != 1 {
-			return "", fmt.Errorf("route %q: a parameter must be a whole segment", route)
-		}
-		p := s[1 : len(s)-1]
-		if j := strings.IndexByte(p, ':'); j >= 0 {
-			p = p[:j]
-		}
-		if j := strings.IndexByte(p, '='); j >= 0 {
-			return "", fmt.Errorf("route %q: default values are not supported", route)
-		}
-		if strings.HasSuffix(p, "?") {
-			return "", fmt.Errorf("route %q: optional parameters are not supported", route)
-		}
-		rest := false
-		if strings.HasPrefix(p, "*") {
-			if i != len(segs)-1 {
-				return "", fmt.Errorf("route %q: a catch-all parameter must be last", route)
-			}
-			p, rest = strings.TrimLeft(p, "*"), true
-		}
-		if p == "" || strings.ContainsAny(p, "{}*?.") {
-			return "", fmt.Errorf("route %q: invalid parameter %q", route, s)
-		}
-		if rest {
-			segs[i] = "{" + p + "...}"
-		} else {
-			segs[i] = "{" + p + "}"
-		}
-	}
-	return strings.Join(segs, "/"), nil
 }

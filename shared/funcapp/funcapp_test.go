@@ -108,6 +108,9 @@ func newFixture(t *testing.T) *fixture {
 		}
 		funcapp.WriteJSON(w, http.StatusOK, map[string]string{"thingId": r.PathValue("thingId")})
 	}))
+	app.HTTP("SpecialThing", funcapp.HTTPTrigger{Methods: []string{"GET"}, Route: "things/special"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		funcapp.WriteJSON(w, http.StatusOK, map[string]string{"special": "yes"})
+	}))
 	app.HTTP("Files", funcapp.HTTPTrigger{Route: "files/{*path}"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		funcapp.WriteJSON(w, http.StatusOK, map[string]string{"path": r.PathValue("path"), "method": r.Method})
 	}))
@@ -457,6 +460,56 @@ func TestForwardedHTTPRequests(t *testing.T) {
 	}
 }
 
+// TestForwardedRoutesMatchLikeTheHost: the host matches routes as ASP.NET does and forwards
+// the original path, so literal segments ignore case, a trailing slash is ignored, an encoded
+// slash stays inside its parameter, and a literal segment beats a parameter.
+func TestForwardedRoutesMatchLikeTheHost(t *testing.T) {
+	f := newFixture(t)
+	get := func(path string) (int, map[string]any, http.Header) {
+		t.Helper()
+		resp, err := http.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("GET %s: body is not JSON: %v", path, err)
+		}
+		return resp.StatusCode, m, resp.Header
+	}
+	cases := []struct {
+		path string
+		want map[string]any
+	}{
+		{"/API/Things/AbC", map[string]any{"thingId": "AbC"}},
+		{"/api/things/abc/", map[string]any{"thingId": "abc"}},
+		{"/api/things/a%2Fb", map[string]any{"thingId": "a/b"}},
+		{"/api/things/special", map[string]any{"special": "yes"}},
+		{"/api/Things/SPECIAL", map[string]any{"special": "yes"}},
+		{"/api/files", map[string]any{"path": "", "method": "GET"}},
+		{"/api/FILES/x/%C3%A9.txt", map[string]any{"path": "x/é.txt", "method": "GET"}},
+	}
+	for _, c := range cases {
+		status, m, _ := get(c.path)
+		if status != 200 || !reflect.DeepEqual(m, c.want) {
+			t.Errorf("GET %s = %d %v, want %v", c.path, status, m, c.want)
+		}
+	}
+	status, m, _ := get("/api/things/a/b/c")
+	if status != http.StatusNotFound || m["error"] != "not_found" {
+		t.Errorf("unknown path = %d %v, want a JSON 404", status, m)
+	}
+	resp, err := http.Post(f.srv.URL+"/api/things/x", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Errorf("POST on a GET route = %d Allow %q, want 405 Allow GET", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
 func TestMalformedPayloadsAnswer400(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "malformed", "*.json"))
 	if err != nil || len(files) == 0 {
@@ -495,7 +548,7 @@ func TestFunctionJSONIsWhatTheHostExpects(t *testing.T) {
 	if err := f.app.WriteFunctionJSON(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range []string{"ApplyUsage", "Tick", "AddPart", "GetThing", "Files"} {
+	for _, fn := range []string{"ApplyUsage", "Tick", "AddPart", "GetThing", "SpecialThing", "Files"} {
 		var got, want any
 		if err := json.Unmarshal(readFile(t, filepath.Join(dir, fn, "function.json")), &got); err != nil {
 			t.Fatal(err)
@@ -612,5 +665,29 @@ func TestServeWithoutPortFails(t *testing.T) {
 	t.Setenv("FUNCTIONS_CUSTOMHANDLER_PORT", "")
 	if err := funcapp.New("x").Serve(context.Background()); err == nil {
 		t.Fatal("Serve without FUNCTIONS_CUSTOMHANDLER_PORT succeeded")
+	}
+}
+
+func TestOneRouteSplitByMethod(t *testing.T) {
+	app := funcapp.New("x")
+	for _, m := range []string{"GET", "POST"} {
+		app.HTTP("Item"+m, funcapp.HTTPTrigger{Methods: []string{m}, Route: "items/{id}"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			funcapp.WriteJSON(w, http.StatusOK, map[string]string{"fn": "Item" + m, "id": r.PathValue("id")})
+		}))
+	}
+	srv := httptest.NewServer(app.Handler())
+	defer srv.Close()
+	for _, m := range []string{"GET", "POST"} {
+		req, _ := http.NewRequest(m, srv.URL+"/api/items/7", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]string
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if got["fn"] != "Item"+m || got["id"] != "7" {
+			t.Errorf("%s /api/items/7 served by %v", m, got)
+		}
 	}
 }

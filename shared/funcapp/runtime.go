@@ -27,43 +27,21 @@ const (
 const maxPayload = 140 << 20
 
 // Handler returns the custom handler's HTTP surface: the readiness probe, POST /{FunctionName}
-// invocations, and forwarded HTTP requests under /{RoutePrefix}/. It panics if two HTTP
-// functions claim the same method and route.
+// invocations, and forwarded HTTP requests under /{RoutePrefix}/, matched as the host matches
+// them. It panics if two HTTP functions claim the same method and route.
 func (a *App) Handler() http.Handler {
-	mux := http.NewServeMux()
+	rt := &runtime{app: a}
 	for _, f := range a.functions {
-		if f.Kind != KindHTTP {
-			continue
-		}
-		path := a.forwardedPath(f)
-		h := a.forwarded(f)
-		if len(f.HTTP.Methods) == 0 {
-			mux.Handle(path, h)
-		}
-		for _, m := range f.HTTP.Methods {
-			mux.Handle(m+" "+path, h)
+		if f.Kind == KindHTTP {
+			rt.http.add(a.RoutePrefix, f, a.forwarded(f))
 		}
 	}
-	return &runtime{app: a, mux: mux}
-}
-
-// forwardedPath is the ServeMux path of an HTTP function as the host forwards it:
-// "/api/subscriptions/customers/{customerId}".
-func (a *App) forwardedPath(f *Function) string {
-	p, _ := muxPath(a.routeOf(f.Name, *f.HTTP)) // checked at registration
-	parts := []string{}
-	if pre := strings.Trim(a.RoutePrefix, "/"); pre != "" {
-		parts = append(parts, pre)
-	}
-	if p != "" {
-		parts = append(parts, p)
-	}
-	return "/" + strings.Join(parts, "/")
+	return rt
 }
 
 type runtime struct {
-	app *App
-	mux *http.ServeMux
+	app  *App
+	http router
 }
 
 func (rt *runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +56,7 @@ func (rt *runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rt.mux.ServeHTTP(w, r)
+	rt.http.ServeHTTP(w, r)
 }
 
 // Serve answers the host on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT until ctx ends, then
