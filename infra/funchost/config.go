@@ -253,6 +253,11 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 				MaxConcurrentCalls         *int    `json:"maxConcurrentCalls"`
 				PrefetchCount              *int    `json:"prefetchCount"`
 				MaxAutoLockRenewalDuration *string `json:"maxAutoLockRenewalDuration"`
+				// Extension 4.x and older nest these.
+				MessageHandlerOptions *struct {
+					MaxConcurrentCalls   *int    `json:"maxConcurrentCalls"`
+					MaxAutoRenewDuration *string `json:"maxAutoRenewDuration"`
+				} `json:"messageHandlerOptions"`
 			} `json:"serviceBus"`
 		} `json:"extensions"`
 		CustomHandler *struct {
@@ -284,6 +289,14 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 		cfg.RoutePrefix = strings.Trim(*x.RoutePrefix, "/")
 	}
 	if x := h.Extensions.ServiceBus; x != nil {
+		if old := x.MessageHandlerOptions; old != nil {
+			if x.MaxConcurrentCalls == nil {
+				x.MaxConcurrentCalls = old.MaxConcurrentCalls
+			}
+			if x.MaxAutoLockRenewalDuration == nil {
+				x.MaxAutoLockRenewalDuration = old.MaxAutoRenewDuration
+			}
+		}
 		if x.MaxConcurrentCalls != nil {
 			if *x.MaxConcurrentCalls < 1 {
 				errs = append(errs, bad("extensions.serviceBus.maxConcurrentCalls", "must be at least 1"))
@@ -349,10 +362,14 @@ func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*
 	var def struct {
 		Disabled bool              `json:"disabled"`
 		Bindings []json.RawMessage `json:"bindings"`
+		Retry    json.RawMessage   `json:"retry"`
 	}
 	if err := json.Unmarshal(raw, &def); err != nil {
 		bad("", "%v", err)
 		return nil, errs
+	}
+	if len(def.Retry) > 0 {
+		bad("retry", "retry policies are not supported by the local host")
 	}
 	if def.Disabled {
 		return nil, nil

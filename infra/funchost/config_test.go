@@ -88,6 +88,8 @@ func TestLoadReportsBadDefinitionsByFileAndField(t *testing.T) {
 			`ProcessUsage/function.json: bindings[1].type: a function has exactly one trigger`},
 		{"no name", `{"bindings":[{"type":"httpTrigger","direction":"in"}]}`,
 			`ProcessUsage/function.json: bindings[0].name: required`},
+		{"retry policy", `{"retry":{"strategy":"fixedDelay","maxRetryCount":3},"bindings":[{"type":"httpTrigger","direction":"in","name":"req"}]}`,
+			`ProcessUsage/function.json: retry: retry policies are not supported by the local host`},
 		{"not json", `{"bindings":[`, `ProcessUsage/function.json: unexpected end of JSON input`},
 		{"timer without storage", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":"00:01:00"}]}`,
 			`local.settings.json: Values.AzureWebJobsStorage: required by timerTrigger ProcessUsage/function.json`},

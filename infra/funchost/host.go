@@ -96,16 +96,25 @@ func (h *Host) Ready() <-chan struct{} { return h.ready }
 
 // Run runs every app until ctx ends, then stops receiving, lets running
 // invocations finish (up to DrainTimeout), and stops the handlers.
-func (h *Host) Run(ctx context.Context) error {
+func (h *Host) Run(parent context.Context) error {
+	// ctx ends when the caller stops the host or an app cannot start.
+	ctx, stopTriggers := context.WithCancel(parent)
+	defer stopTriggers()
 	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	invokeCtx, stopInvocations := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopInvocations()
 
 	var workers sync.WaitGroup
+	workerFailed := make(chan error, len(h.apps))
 	for _, a := range h.apps {
 		workers.Add(1)
-		go func() { defer workers.Done(); _ = a.worker.run(workerCtx) }()
+		go func() {
+			defer workers.Done()
+			if err := a.worker.run(workerCtx); err != nil {
+				workerFailed <- fmt.Errorf("app %s: %w", a.Dir, err)
+			}
+		}()
 	}
 
 	srv := &http.Server{Handler: h.http, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return invokeCtx }}
@@ -146,10 +155,15 @@ func (h *Host) Run(ctx context.Context) error {
 			h.log.Info("host started", "http", h.URL(), "apps", len(h.apps))
 			close(h.ready)
 		}()
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case err := <-workerFailed:
+			startErr = err
+		}
 	}
 
 	// Shutdown: stop taking new work, drain, then stop the handlers.
+	stopTriggers()
 	drain := h.opt.DrainTimeout
 	if drain == 0 {
 		drain = 10 * time.Second

@@ -1,6 +1,7 @@
 package funchost_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -240,4 +241,21 @@ func alive(pid int) bool {
 	// Field 3, after "pid (comm)", is the state.
 	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
 	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
+}
+
+func TestHostFailsWhenHandlerNeverStarts(t *testing.T) {
+	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "true"), map[string]string{"Ping": forwardedFn}, nil)
+	h, err := funchost.NewHost([]*funchost.App{loadApp(t, a, "TESTHANDLER_EXIT_AT_START=1")},
+		funchost.HostOptions{HTTPAddr: "127.0.0.1:0", Logger: testLogger(t)})
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "did not start") {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run kept restarting a handler that never starts")
+	}
 }

@@ -29,12 +29,13 @@ type worker struct {
 	log    *slog.Logger
 	client *http.Client
 
-	mu     sync.Mutex
-	base   string        // "http://127.0.0.1:port" of the ready process
-	ready  chan struct{} // closed when base is usable; replaced on restart
-	done   chan struct{} // closed when run returns
-	pid    int
-	starts int
+	mu        sync.Mutex
+	base      string        // "http://127.0.0.1:port" of the ready process
+	ready     chan struct{} // closed when base is usable; replaced on restart
+	done      chan struct{} // closed when run returns
+	pid       int
+	starts    int
+	everReady bool
 }
 
 func newWorker(app *App) *worker {
@@ -93,11 +94,22 @@ func (w *worker) PID() int {
 func (w *worker) run(ctx context.Context) error {
 	defer close(w.done)
 	backoff := 200 * time.Millisecond
+	failures := 0 // consecutive failed starts before the handler ever answered
 	for {
 		started := time.Now()
 		err := w.runOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		w.mu.Lock()
+		everReady := w.everReady
+		w.mu.Unlock()
+		if !everReady {
+			// A handler that never comes up is a broken build, not a crash:
+			// say so instead of restarting forever.
+			if failures++; failures >= maxStartFailures {
+				return fmt.Errorf("custom handler %s did not start %d times; last error: %w", w.app.Config.Executable, failures, err)
+			}
 		}
 		if time.Since(started) > 30*time.Second {
 			backoff = 200 * time.Millisecond
@@ -111,6 +123,8 @@ func (w *worker) run(ctx context.Context) error {
 		backoff = min(backoff*2, 10*time.Second)
 	}
 }
+
+const maxStartFailures = 4
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -194,6 +208,7 @@ func (w *worker) runOnce(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	w.base = url
+	w.everReady = true
 	close(w.ready)
 	w.mu.Unlock()
 	w.log.Info("custom handler ready", "pid", pid, "url", url)

@@ -73,6 +73,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testhandler: FUNCTIONS_CUSTOMHANDLER_PORT not set")
 		os.Exit(2)
 	}
+	if os.Getenv("TESTHANDLER_EXIT_AT_START") != "" {
+		fmt.Fprintln(os.Stderr, "testhandler: told to exit at start")
+		os.Exit(4)
+	}
 	if ms, _ := strconv.Atoi(os.Getenv("TESTHANDLER_START_DELAY_MS")); ms > 0 {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
