@@ -99,6 +99,11 @@ func TestAssembledAppRunsOnTheLocalHost(t *testing.T) {
 			if status := doJSON(t, req, &hello); status != 200 || hello["hello"] != "wörld" || hello["lang"] != "de" || hello["correlation"] != "corr-e2e" {
 				t.Errorf("GET hello: %d %v", status, hello)
 			}
+			// The host matches literal segments ignoring case and forwards the path as sent.
+			req, _ = http.NewRequest("GET", h.URL()+"/api/Demo/HELLO/Ann", nil)
+			if status := doJSON(t, req, &hello); status != 200 || hello["hello"] != "Ann" {
+				t.Errorf("GET with another case: %d %v", status, hello)
+			}
 			req, _ = http.NewRequest("POST", h.URL()+"/api/demo/echo", strings.NewReader(`{"units":5}`))
 			req.Header.Set("Content-Type", "application/json")
 			var echo map[string]any
