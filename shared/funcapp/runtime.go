@@ -17,9 +17,10 @@ import (
 	"meterline/shared/eventstore"
 )
 
-// Headers the host sets on every request to the handler.
 const (
-	HeaderInvocationID  = "X-Azure-Functions-InvocationId"
+	// HeaderInvocationID is set by the host on every request to the handler.
+	HeaderInvocationID = "X-Azure-Functions-InvocationId"
+	// HeaderCorrelationID carries a caller's correlation id in and every HTTP answer's out.
 	HeaderCorrelationID = "X-Correlation-ID"
 )
 
