@@ -84,7 +84,7 @@ func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, settings{
-			Build: filepath.Join(root, ".build"), Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
+			Build: filepath.Join(root, ".build"), Mode: "contexts", Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
 			SBAddr: "127.0.0.1:0", SBConfig: sbConfig, HTTPPort: 0,
 			onReady: func(r readyInfo) { ready <- r },
 			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -176,5 +176,30 @@ func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
 		}
 	} else {
 		t.Errorf("no BlobEndpoint in %q", info.StorageConnection)
+	}
+}
+
+func TestAppFoldersByMode(t *testing.T) {
+	root := t.TempDir()
+	for _, app := range []string{"all", "cloudapi", "product", "subscriptions"} {
+		must(t, os.MkdirAll(filepath.Join(root, app), 0o755))
+		must(t, os.WriteFile(filepath.Join(root, app, "host.json"), []byte("{}"), 0o644))
+	}
+	must(t, os.MkdirAll(filepath.Join(root, "not-an-app"), 0o755))
+	got, err := appFolders(settings{Build: root, Mode: "all"})
+	must(t, err)
+	if len(got) != 1 || filepath.Base(got[0]) != "all" {
+		t.Errorf("mode all: %v", got)
+	}
+	got, err = appFolders(settings{Build: root, Mode: "contexts"})
+	must(t, err)
+	if len(got) != 3 || filepath.Base(got[0]) != "cloudapi" || filepath.Base(got[2]) != "subscriptions" {
+		t.Errorf("mode contexts: %v", got)
+	}
+	if _, err := appFolders(settings{Build: root, Mode: "some"}); err == nil {
+		t.Error("unknown mode accepted")
+	}
+	if _, err := appFolders(settings{Build: filepath.Join(root, "missing"), Mode: "all"}); err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Errorf("missing build folder: %v", err)
 	}
 }

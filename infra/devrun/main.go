@@ -34,6 +34,7 @@ import (
 // settings is what devrun starts, from the flags.
 type settings struct {
 	Build         string   // folder of assembled apps
+	Mode          string   // "all": Build/all; "contexts": every other app in Build
 	Apps          []string // explicit app folders (override Build)
 	Settings      string   // local.settings.json
 	DataDir       string   // Azurite's data folder
@@ -66,7 +67,8 @@ func main() {
 	var s settings
 	var apps multiFlag
 	flag.StringVar(&s.Build, "build", ".build", "folder with the assembled apps (each subfolder with a host.json is an app)")
-	flag.Var(&apps, "app", "run this assembled app folder instead of those in -build (repeatable)")
+	flag.StringVar(&s.Mode, "mode", "all", `"all": the all-in-one app (-build/all); "contexts": one host process per bounded-context app (every other app in -build)`)
+	flag.Var(&apps, "app", "run this assembled app folder instead of choosing by -mode (repeatable)")
 	flag.StringVar(&s.Settings, "settings", "local.settings.json", "local.settings.json with the app settings")
 	flag.StringVar(&s.DataDir, "data", ".data/azurite", "Azurite data folder")
 	flag.IntVar(&s.BlobPort, "blob-port", 10000, "Azurite blob port (0: free port)")
@@ -88,14 +90,11 @@ func main() {
 	}
 }
 
-// appFolders lists the apps to run: explicit ones, or every folder below
-// build that has a host.json (or build itself when it is one app).
+// appFolders lists the apps to run: explicit ones, or by mode from the
+// folders below build that have a host.json.
 func appFolders(s settings) ([]string, error) {
 	if len(s.Apps) > 0 {
 		return s.Apps, nil
-	}
-	if _, err := os.Stat(filepath.Join(s.Build, "host.json")); err == nil {
-		return []string{s.Build}, nil
 	}
 	entries, err := os.ReadDir(s.Build)
 	if err != nil {
@@ -103,12 +102,19 @@ func appFolders(s settings) ([]string, error) {
 	}
 	var dirs []string
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(s.Build, e.Name(), "host.json")); e.IsDir() && err == nil {
+		if _, err := os.Stat(filepath.Join(s.Build, e.Name(), "host.json")); !e.IsDir() || err != nil {
+			continue
+		}
+		switch {
+		case s.Mode == "all" && e.Name() == "all", s.Mode == "contexts" && e.Name() != "all":
 			dirs = append(dirs, filepath.Join(s.Build, e.Name()))
 		}
 	}
+	if s.Mode != "all" && s.Mode != "contexts" {
+		return nil, fmt.Errorf("-mode %q: want all or contexts", s.Mode)
+	}
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("no folder with a host.json in %s (run `make build` first)", s.Build)
+		return nil, fmt.Errorf("no app for -mode %s in %s (run `make build` first)", s.Mode, s.Build)
 	}
 	sort.Strings(dirs)
 	return dirs, nil

@@ -190,7 +190,8 @@ func Load(appDir string, opt Options) (*App, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(app.Functions) == 0 {
-		return nil, &DefinitionError{File: filepath.Base(dir), Msg: "no function.json found one folder below host.json"}
+		// As the real host: it runs, and says so.
+		app.log.Warn("No job functions found: no function.json one folder below host.json", "app", dir)
 	}
 	return app, nil
 }
