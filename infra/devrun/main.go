@@ -142,7 +142,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	az, err := azurite.Start(ctx, azurite.Options{
 		DataDir: s.DataDir, BlobPort: s.BlobPort, QueuePort: s.QueuePort, TablePort: s.TablePort,
 		// The well-known key, so that UseDevelopmentStorage=true reaches this instance.
-		AccountKey: funchost.AzuriteDevKey(), Log: s.AzuriteLog,
+		AccountKey: azurite.DevelopmentKey, Log: s.AzuriteLog,
 	})
 	if err != nil {
 		return fmt.Errorf("azurite: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meterline/infra/funchost"
+	"meterline/shared/azurite"
 )
 
 const sbTrigger = `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg",
@@ -148,7 +149,7 @@ func TestStorageConnectionStringDevelopmentStorage(t *testing.T) {
 	got := funchost.StorageConnectionString("UseDevelopmentStorage=true")
 	for _, want := range []string{"AccountName=devstoreaccount1", "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1",
 		"QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1", "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1",
-		"AccountKey=" + funchost.AzuriteDevKey()} {
+		"AccountKey=" + azurite.DevelopmentKey} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}

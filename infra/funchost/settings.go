@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"meterline/shared/azurite"
 )
 
 // Settings are an app's effective settings: local.settings.json Values with
@@ -105,23 +107,9 @@ func (s Settings) Resolve(v string) (string, error) {
 	return out, nil
 }
 
-// azuriteDevKey is Azurite's (and the old Storage Emulator's) publicly
-// documented well-known account key for devstoreaccount1. It is not a secret:
-// it is what "UseDevelopmentStorage=true" means everywhere. Keep it here only.
-const azuriteDevKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-// AzuriteDevKey returns the well-known development storage key, for tools
-// (such as devrun) that start Azurite so that UseDevelopmentStorage=true works.
-func AzuriteDevKey() string { return azuriteDevKey }
-
 // StorageConnectionString maps "UseDevelopmentStorage=true" to Azurite's
-// default local endpoints; any other connection string is returned as is.
+// default local endpoints (the well-known development key lives in
+// shared/azurite); any other connection string is returned as is.
 func StorageConnectionString(v string) string {
-	if !strings.EqualFold(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), ";")), "UseDevelopmentStorage=true") {
-		return v
-	}
-	return "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + azuriteDevKey +
-		";BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1" +
-		";QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1" +
-		";TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+	return azurite.ExpandConnectionString(v)
 }
