@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"meterline/shared/azurite"
 	"meterline/shared/funcapp"
 )
 
@@ -66,9 +67,11 @@ func Build(ctx context.Context, name string, setting func(string) string) (*func
 	if err != nil {
 		return nil, err
 	}
+	// local.settings.json says "UseDevelopmentStorage=true", which the Go SDKs don't understand.
+	expanded := func(name string) string { return azurite.ExpandConnectionString(setting(name)) }
 	var parts []*funcapp.App
 	for _, c := range selected {
-		a, err := c.Build(ctx, setting)
+		a, err := c.Build(ctx, expanded)
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", c.Name, err)
 		}

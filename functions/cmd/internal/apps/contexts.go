@@ -1,17 +1,36 @@
 package apps
 
-// contexts are the bounded contexts, in the order their functions are listed. Add one entry
-// per context, e.g.
-//
-//	{Name: cloudapi.Name,
-//	 Define: func() *funcapp.App { return cloudapi.New(cloudapi.InMemoryDeps()) },
-//	 Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
-//		deps, err := cloudapi.Connect(ctx, setting("AzureWebJobsStorage"), setting("ServiceBusConnection"))
-//		if err != nil {
-//			return nil, err
-//		}
-//		return cloudapi.New(deps), nil
-//	 }},
-//
-// TestRegisteredContextsAssemble (functions/cmd/assemble) checks every entry.
-var contexts = []Context{}
+import (
+	"context"
+
+	"meterline/functions/cloudapi"
+	"meterline/functions/product"
+	"meterline/shared/funcapp"
+)
+
+// contexts are the bounded contexts, in the order their functions are listed. Define uses
+// in-memory dependencies (it only registers); Build connects from the app settings.
+var contexts = []Context{
+	{
+		Name:   cloudapi.Name,
+		Define: func() *funcapp.App { return cloudapi.New(cloudapi.InMemoryDeps()) },
+		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
+			deps, err := cloudapi.Connect(ctx, setting)
+			if err != nil {
+				return nil, err
+			}
+			return cloudapi.New(deps), nil
+		},
+	},
+	{
+		Name:   product.Name,
+		Define: func() *funcapp.App { return product.New(product.InMemoryDeps()) },
+		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
+			deps, err := product.Connect(ctx, setting)
+			if err != nil {
+				return nil, err
+			}
+			return product.New(deps), nil
+		},
+	},
+}
