@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 )
@@ -531,14 +530,4 @@ func validateHTTPTrigger(fn *Function, b *Binding, field string, cfg HostConfig,
 		return
 	}
 	fn.Route = r
-}
-
-// functionNames lists an app's function names, sorted, for messages.
-func (a *App) functionNames() []string {
-	var n []string
-	for _, f := range a.Functions {
-		n = append(n, f.Name)
-	}
-	sort.Strings(n)
-	return n
 }

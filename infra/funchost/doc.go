@@ -17,7 +17,21 @@
 //     app, in forwarding mode or JSON mode.
 //
 // Settings come from local.settings.json Values; an environment variable with
-// a non-empty value wins, as with `func start`.
+// a non-empty value wins, as with `func start`. "UseDevelopmentStorage=true"
+// means Azurite on 127.0.0.1:10000-10002 (shared/azurite holds the key).
+//
+// Storage names follow the real host: timer status in
+// azure-webjobs-hosts/timers/<hostId>/Host.Functions.<Name>/status (Json.NET
+// times), the singleton lock as a 15 s blob lease on
+// azure-webjobs-hosts/locks/<hostId>/Host.Functions.<Name>.Listener. The host
+// id is AzureFunctionsWebHost__hostid, else the app folder's name.
+//
+// Not supported, and reported by Load naming the file and field: output
+// bindings other than http (the apps publish with the SDK), session-enabled
+// and cardinality "many" Service Bus triggers, retry policies, other trigger
+// types. Messages are received one at a time (prefetch 0) whatever
+// prefetchCount says; maxConcurrentCalls bounds invocations in flight per
+// function. Req.Identities is always empty.
 //
 // Local function keys: when the setting FUNCHOST_FUNCTION_KEY (or
 // FUNCHOST_MASTER_KEY) is set, httpTrigger functions with authLevel

@@ -34,7 +34,6 @@ type worker struct {
 	ready     chan struct{} // closed when base is usable; replaced on restart
 	done      chan struct{} // closed when run returns
 	pid       int
-	starts    int
 	everReady bool
 }
 
@@ -147,10 +146,7 @@ func (w *worker) runOnce(ctx context.Context) error {
 	if base == nil {
 		base = os.Environ()
 	}
-	w.mu.Lock()
-	w.starts++
 	workerID := newGUID()
-	w.mu.Unlock()
 	cmd.Env = append(append(append([]string{}, base...), w.app.Settings.Environ()...),
 		"FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port),
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID="+workerID,
