@@ -88,7 +88,6 @@ func namespaceFromConfig(cfg *config.Config, log *slog.Logger) *namespace {
 	var fwd []forwarding
 	for _, n := range cfg.Namespaces {
 		for _, q := range n.Queues {
-			warnUnsupported(log, q.Name, q.Properties)
 			nq := newQueue(q.Name, propsFromConfig(q.Properties, config.EntityProperties{}), true, defaultLimits, logf)
 			ns.addQueue(nq)
 			fwd = append(fwd, forwarding{nq, q.Properties.ForwardTo, q.Properties.ForwardDeadLetteredMessagesTo})
@@ -100,7 +99,6 @@ func namespaceFromConfig(cfg *config.Config, log *slog.Logger) *namespace {
 			}}
 			for _, s := range t.Subscriptions {
 				name := t.Name + "/Subscriptions/" + s.Name
-				warnUnsupported(log, name, s.Properties)
 				sub := &subscription{name: s.Name, q: newQueue(name, propsFromConfig(s.Properties, t.Properties), true, defaultLimits, logf)}
 				fwd = append(fwd, forwarding{sub.q, s.Properties.ForwardTo, s.Properties.ForwardDeadLetteredMessagesTo})
 				for _, r := range s.Rules {
@@ -140,11 +138,6 @@ func propsFromConfig(p config.EntityProperties, parent config.EntityProperties) 
 		DeadLetterOnExpiration:     p.DeadLetteringOnMessageExpiration,
 		RequiresDuplicateDetection: p.RequiresDuplicateDetection,
 		DuplicateWindow:            p.DuplicateDetectionHistoryTimeWindow,
-	}
-}
-
-func warnUnsupported(log *slog.Logger, entity string, p config.EntityProperties) {
-	if p.RequiresSession {
-		log.Warn("RequiresSession is not supported by this emulator: session receivers are refused", "entity", entity)
+		RequiresSession:            p.RequiresSession,
 	}
 }

@@ -18,6 +18,7 @@ type entityProps struct {
 	DeadLetterOnExpiration     bool
 	RequiresDuplicateDetection bool
 	DuplicateWindow            time.Duration
+	RequiresSession            bool
 }
 
 // Limits keep memory bounded: an entity that is full refuses new messages.
@@ -58,9 +59,10 @@ type message struct {
 	lock          lockToken
 	lockedUntil   time.Time
 	dlSource      string
-	readyIdx      int // index in the ready heap, -1 when not in it
-	lockIdx       int // index in the lock-expiry heap, -1 when not in it
-	expIdx        int // index in the expiry heap, -1 when not in it
+	readyIdx      int         // index in the ready heap, -1 when not in it
+	lockIdx       int         // index in the lock-expiry heap, -1 when not in it
+	expIdx        int         // index in the expiry heap, -1 when not in it
+	sess          *msgSession // its message session, on a session entity
 }
 
 func newMessage(b *body, seq int64, enqueued time.Time) *message {
@@ -86,6 +88,7 @@ type consumer struct {
 	deliveryCount    uint32
 	receiveAndDelete bool
 	closed           bool
+	session          *msgSession // the session this consumer holds, on a session entity
 	// deliver hands a message to the link; called with the queue locked, must not block.
 	deliver func(s snapshot)
 }
@@ -116,6 +119,17 @@ type queue struct {
 	forward     sendTarget
 	forwardDead sendTarget
 	later       *forwardQueue // where dead-letter forwards wait; they must not run under q.mu
+
+	sessions map[string]*msgSession // on a session entity
+	waiting  []*sessionWaiter       // receivers waiting for any session to have messages
+}
+
+// readyOf is the heap an available message waits in.
+func (q *queue) readyOf(m *message) *readyHeap {
+	if m.sess != nil {
+		return &m.sess.ready
+	}
+	return &q.ready
 }
 
 // changed notes a mutation worth saving.
@@ -165,6 +179,9 @@ func (q *queue) send(b *body, now time.Time, hops int) error {
 	}
 	if err := q.checkRoomLocked(b.size()); err != nil {
 		return err
+	}
+	if q.props.RequiresSession && b.sessionID() == "" {
+		return fmt.Errorf("%w: %s", errNeedsSessionID, q.name)
 	}
 	q.seq++
 	if at, ok := b.scheduledTime(); ok && at.After(now) {
@@ -222,7 +239,13 @@ func (q *queue) addLocked(b *body, seq int64, now time.Time) {
 	}
 	q.msgs[seq] = m
 	q.bytes += int64(b.size())
-	heap.Push(&q.ready, m)
+	if q.props.RequiresSession {
+		m.sess = q.sessionLocked(b.sessionID(), now)
+	}
+	heap.Push(q.readyOf(m), m)
+	if m.sess != nil {
+		q.wakeWaitersLocked(now)
+	}
 	q.dispatchLocked(now)
 }
 
@@ -255,6 +278,7 @@ func (q *queue) detach(c *consumer) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	c.closed = true
+	q.releaseSessionLocked(c, time.Now())
 	for i, x := range q.consumers {
 		if x == c {
 			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
@@ -287,29 +311,37 @@ func (q *queue) flow(c *consumer, peerDeliveryCount *uint32, linkCredit uint32, 
 
 // dispatchLocked hands available messages to consumers with credit.
 func (q *queue) dispatchLocked(now time.Time) {
+	if q.props.RequiresSession {
+		q.dispatchSessionsLocked(now)
+		return
+	}
 	for q.ready.Len() > 0 {
 		c := q.pickConsumer()
 		if c == nil {
 			return
 		}
-		m := heap.Pop(&q.ready).(*message)
-		if !m.expiresAt.IsZero() && !now.Before(m.expiresAt) {
-			q.expireLocked(m, now)
-			continue
-		}
-		c.credit--
-		c.deliveryCount++
-		m.deliveryCount++
-		q.changed()
-		if c.receiveAndDelete {
-			s := m.snapshot(false)
-			q.removeLocked(m)
-			c.deliver(s)
-			continue
-		}
-		q.lockLocked(m, now)
-		c.deliver(m.snapshot(true))
+		q.deliverLocked(c, heap.Pop(&q.ready).(*message), now)
 	}
+}
+
+// deliverLocked hands one message, just taken from a ready heap, to a consumer.
+func (q *queue) deliverLocked(c *consumer, m *message, now time.Time) {
+	if !m.expiresAt.IsZero() && !now.Before(m.expiresAt) {
+		q.expireLocked(m, now)
+		return
+	}
+	c.credit--
+	c.deliveryCount++
+	m.deliveryCount++
+	q.changed()
+	if c.receiveAndDelete {
+		s := m.snapshot(false)
+		q.removeLocked(m)
+		c.deliver(s)
+		return
+	}
+	q.lockLocked(m, now)
+	c.deliver(m.snapshot(true))
 }
 
 func (q *queue) pickConsumer() *consumer {
@@ -341,7 +373,7 @@ func (q *queue) removeLocked(m *message) {
 		delete(q.locks, m.lock)
 	}
 	if m.readyIdx >= 0 {
-		heap.Remove(&q.ready, m.readyIdx)
+		heap.Remove(q.readyOf(m), m.readyIdx)
 	}
 	q.lockTimes.remove(m)
 	q.expiries.remove(m)
@@ -424,7 +456,7 @@ func (q *queue) returnLocked(m *message, now time.Time) {
 		return
 	}
 	m.state = stateAvailable
-	heap.Push(&q.ready, m)
+	heap.Push(q.readyOf(m), m)
 }
 
 func (q *queue) deadLetterLocked(m *message, reason, description string, now time.Time) {

@@ -56,8 +56,10 @@ func statusFor(err error) *rpcStatus {
 	switch {
 	case errors.As(err, &st):
 		return st
-	case errors.Is(err, errLockLost):
+	case errors.Is(err, errLockLost), errors.Is(err, errSessionNotHeld):
 		return &rpcStatus{410, err.Error()}
+	case errors.Is(err, errNotSessionEntity):
+		return &rpcStatus{400, err.Error()}
 	case errors.Is(err, errNotFound), errors.Is(err, errUnknownEntity):
 		return &rpcStatus{404, err.Error()}
 	case errors.Is(err, errEntityFull):
@@ -247,6 +249,44 @@ func (n *rpcNode) management(op string, req *goamqp.Message) (any, error) {
 		}
 		n.send.cancelScheduled(seqs)
 		return map[string]any{}, nil
+
+	case "com.microsoft:renew-session-lock", "com.microsoft:get-session-state", "com.microsoft:set-session-state":
+		if err := needRecv(); err != nil {
+			return nil, err
+		}
+		id, _ := args["session-id"].(string)
+		switch op {
+		case "com.microsoft:renew-session-lock":
+			until, err := n.recv.renewSession(id, now)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"expiration": until}, nil
+		case "com.microsoft:get-session-state":
+			state, err := n.recv.sessionState(id, now)
+			if err != nil {
+				return nil, err
+			}
+			if state == nil {
+				return map[string]any{"session-state": nil}, nil
+			}
+			return map[string]any{"session-state": state}, nil
+		default:
+			state, _ := args["session-state"].([]byte)
+			return map[string]any{}, n.recv.setSessionState(id, state, now)
+		}
+
+	case "com.microsoft:get-message-sessions":
+		if err := needRecv(); err != nil {
+			return nil, err
+		}
+		skip, _ := asInt64(args["skip"])
+		top, _ := asInt64(args["top"])
+		ids := n.recv.messageSessions(int(skip), int(top))
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		return map[string]any{"skip": int32(skip), "sessions-ids": ids}, nil
 	}
 	return nil, &rpcStatus{501, fmt.Sprintf("operation %q is not supported by this emulator", op)}
 }

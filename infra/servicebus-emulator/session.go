@@ -48,6 +48,9 @@ type link struct {
 	receiverSettl  bool // rcv-settle-mode second requested on our receiving end
 	detached       bool // we detached it with an error; frames still in flight are ignored
 	entityDetached bool
+	sessionAccept  bool    // a session receiver: attach answered once a session is bound
+	wantSession    *string // nil: the next available session
+	sessionWait    time.Duration
 
 	// Client receives, we send.
 	q         *queue
@@ -109,6 +112,10 @@ func (s *session) attach(a *amqp.Attach) error {
 		c.replyTo[l.replyAddr] = l
 	}
 	c.mu.Unlock()
+	if l.sessionAccept {
+		s.acceptSession(l, reply)
+		return nil
+	}
 	c.send(s.ch, reply)
 	if a.Role == amqp.RoleSender {
 		l.inCredit = senderCredit
@@ -162,18 +169,67 @@ func (s *session) attachOutgoing(l *link, a *amqp.Attach) *amqp.Error {
 		l.replyAddr = a.Target.Address
 		return nil
 	}
-	if _, ok := a.Source.Filter["com.microsoft:session-filter"]; ok {
-		return &amqp.Error{Condition: amqp.ErrCondNotImplemented, Description: "message sessions are not supported by this emulator"}
-	}
 	q, err := s.c.srv.ns.receiveSource(l.addr)
 	if err != nil {
 		return notFound(err)
+	}
+	if f, ok := a.Source.Filter[sessionFilter]; ok {
+		l.sessionAccept = true
+		if d, ok := f.(*amqp.Described); ok {
+			if id, ok := d.Value.(string); ok {
+				l.wantSession = &id
+			}
+		}
+		if ms, ok := asInt64(a.Properties[amqp.Symbol("com.microsoft:timeout")]); ok {
+			l.sessionWait = time.Duration(ms) * time.Millisecond
+		}
+	} else if q.props.RequiresSession {
+		return &amqp.Error{Condition: amqp.ErrCondNotAllowed, Description: fmt.Sprintf("%v: %s", errNeedsSession, q.name)}
 	}
 	l.q = q
 	l.peekLock = a.SndSettleMode == nil || *a.SndSettleMode != amqp.SndSettleModeSettled
 	l.cons = &consumer{receiveAndDelete: !l.peekLock, deliver: l.deliver}
 	s.c.log.Info("receiver attached", "entity", q.name, "peekLock", l.peekLock)
 	return nil
+}
+
+const sessionFilter = amqp.Symbol("com.microsoft:session-filter")
+
+// acceptSession binds a session receiver to a session and only then answers
+// its attach, echoing the session id and the session lock expiry; a receiver
+// waiting for the next available session gets its answer when one is free.
+func (s *session) acceptSession(l *link, reply *amqp.Attach) {
+	c := s.c
+	l.q.acceptSession(l.cons, l.wantSession, l.sessionWait, time.Now(), func(sid string, until time.Time, err error) {
+		if err != nil {
+			cond := amqp.ErrCondNotAllowed
+			switch {
+			case errors.Is(err, errSessionLocked):
+				cond = amqp.ErrCondSessionCannotBeLocked
+			case errors.Is(err, errNoSession):
+				cond = amqp.ErrCondTimeout
+			}
+			c.mu.Lock()
+			l.detached = true
+			c.mu.Unlock()
+			r := *reply
+			r.Source = nil
+			c.send(s.ch, &r)
+			c.send(s.ch, &amqp.Detach{Handle: l.handle, Closed: true, Error: &amqp.Error{Condition: cond, Description: err.Error()}})
+			return
+		}
+		src := *reply.Source
+		src.Filter = amqp.Map{}
+		for k, v := range reply.Source.Filter {
+			src.Filter[k] = v
+		}
+		src.Filter[sessionFilter] = &amqp.Described{Descriptor: uint64(0x137000000C), Value: sid}
+		r := *reply
+		r.Source = &src
+		r.Properties = amqp.Map{amqp.Symbol("com.microsoft:locked-until-utc"): dotNetTicks(until)}
+		c.log.Info("session receiver attached", "entity", l.q.name, "session", sid)
+		c.send(s.ch, &r)
+	})
 }
 
 func notFound(err error) *amqp.Error {
@@ -250,8 +306,11 @@ func (s *session) flow(f *amqp.Flow) error {
 	}
 	s.releaseHeldLocked()
 	var l *link
+	detached := false
 	if f.Handle != nil {
-		l = s.links[*f.Handle]
+		if l = s.links[*f.Handle]; l != nil {
+			detached = l.detached
+		}
 	}
 	c.mu.Unlock()
 	c.signal()
@@ -261,7 +320,7 @@ func (s *session) flow(f *amqp.Flow) error {
 		}
 		return nil
 	}
-	if l == nil || l.detached {
+	if l == nil || detached {
 		return nil // a flow for a link we already detached
 	}
 	credit := uint32(0)
@@ -405,8 +464,11 @@ func (s *session) deliverToEntity(l *link) any {
 	for _, b := range bodies {
 		if err := l.target.send(b, now, 0); err != nil {
 			cond := amqp.ErrCondInternalError
-			if errors.Is(err, errEntityFull) {
+			switch {
+			case errors.Is(err, errEntityFull):
 				cond = amqp.ErrCondResourceLimitExceeded
+			case errors.Is(err, errNeedsSessionID):
+				cond = amqp.ErrCondNotAllowed
 			}
 			return &amqp.Rejected{Error: &amqp.Error{Condition: cond, Description: err.Error()}}
 		}
@@ -543,8 +605,10 @@ func (s *session) detach(d *amqp.Detach) error {
 			}
 		}
 	}
+	answered := l != nil && l.detached
 	c.mu.Unlock()
-	if l != nil && l.detached {
+	if answered {
+		l.detachFromEntity()
 		return nil // the client's answer to our detach
 	}
 	if l != nil {
@@ -560,7 +624,9 @@ func (s *session) detach(d *amqp.Detach) error {
 func (s *session) detachLink(l *link, e *amqp.Error) {
 	c := s.c
 	c.log.Warn("detaching link", "link", l.name, "err", e)
+	c.mu.Lock()
 	l.detached = true
+	c.mu.Unlock()
 	l.inBuf = nil
 	l.detachFromEntity()
 	c.send(s.ch, &amqp.Detach{Handle: l.handle, Closed: true, Error: e})

@@ -284,10 +284,13 @@ func (q *queue) restore(sq *savedQueue) error {
 		if !m.expiresAt.IsZero() {
 			q.expiries.fix(m)
 		}
+		if q.props.RequiresSession {
+			m.sess = q.sessionLocked(b.sessionID(), time.Now())
+		}
 		if m.deferred {
 			m.state = stateDeferred
 		} else {
-			heap.Push(&q.ready, m)
+			heap.Push(q.readyOf(m), m)
 		}
 	}
 	for _, s := range sq.Scheduled {
