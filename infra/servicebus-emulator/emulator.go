@@ -1,13 +1,21 @@
 // Package emulator is a Service Bus emulator in pure Go: an AMQP 1.0 server
 // that the unmodified Azure Service Bus SDKs talk to with a connection string
 // containing UseDevelopmentEmulator=true. It reads the official emulator's
-// config.json, starts in milliseconds and runs inside Go tests.
+// config.json, starts in milliseconds and runs inside Go tests (ForTest) or
+// standalone (cmd/sbemulator).
 //
 // Pieces: the codec (package amqp) reads and writes frames; conn.go and
-// session.go speak the AMQP connection, session and link protocol; rpc.go
-// answers $cbs and $management requests; queue.go and namespace.go are the
-// broker (locks, delivery counts, dead-lettering, TTL, scheduling, duplicate
-// detection, topic fan-out through the filter package's rules).
+// session.go speak the AMQP connection, session and link protocol (SASL,
+// heartbeats, credit, session windows, multi-frame and batched transfers);
+// rpc.go answers $cbs and $management requests; queue.go, namespace.go and
+// sessions.go are the broker (peek-lock, delivery counts, dead-lettering,
+// TTL, scheduling, duplicate detection, auto-forwarding, message sessions,
+// topic fan-out through the filter package's rules); store.go keeps state
+// across restarts when a data directory is given.
+//
+// Semantics follow Service Bus: a client that dies keeps its messages locked
+// until the lock expires; released deliveries do not count as attempts;
+// sequence numbers are per queue or topic (subscriptions share the topic's).
 package emulator
 
 import (
