@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -370,4 +371,39 @@ func TestOversizedMessageDetachesOnlyThatLink(t *testing.T) {
 	// The connection and session carry on: another link attaches and gets credit.
 	attach(1)
 	stillWorks(t, env, "q")
+}
+
+func TestSASLPlainAndUnknownMechanism(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	for _, tc := range []struct {
+		mech amqp.Symbol
+		resp []byte
+		want uint8
+	}{
+		{"PLAIN", []byte("\x00RootManageSharedAccessKey\x00secret"), amqp.SASLCodeOK},
+		{"ANONYMOUS", nil, amqp.SASLCodeOK},
+		{"SCRAM-SHA-1", []byte("n,,n=user,r=abc"), amqp.SASLCodeAuth},
+	} {
+		c := dialRaw(t, env.srv.Addr())
+		c.write(amqp.ProtoSASL[:])
+		if _, err := amqp.ReadProtoHeader(c.br); err != nil {
+			t.Fatal(err)
+		}
+		mechs, ok := c.read().Body.(*amqp.SASLMechanisms)
+		if !ok || !slices.Contains(mechs.Mechanisms, "PLAIN") || !slices.Contains(mechs.Mechanisms, "ANONYMOUS") {
+			t.Fatalf("mechanisms %+v", mechs)
+		}
+		c.frame(amqp.Frame{Type: amqp.FrameSASL, Body: &amqp.SASLInit{Mechanism: tc.mech, InitialResponse: tc.resp}})
+		o, ok := c.read().Body.(*amqp.SASLOutcome)
+		if !ok || o.Code != tc.want {
+			t.Fatalf("%s: outcome %+v", tc.mech, o)
+		}
+		if tc.want != amqp.SASLCodeOK {
+			continue
+		}
+		c.write(amqp.ProtoAMQP[:])
+		if h, err := amqp.ReadProtoHeader(c.br); err != nil || h != amqp.ProtoAMQP {
+			t.Fatalf("%s: header %q %v", tc.mech, h, err)
+		}
+	}
 }
