@@ -7,9 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"meterline/infra/servicebus-emulator"
+	"meterline/shared/azurite"
 )
 
 // TestHandlerProcessStartsAndStops runs the built handler as the host does: it must answer the
@@ -26,8 +30,12 @@ func TestHandlerProcessStartsAndStops(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
+	// The contexts connect to their storage account and Service Bus namespace at start-up.
+	storage := azurite.ForTest(t)
+	bus := emulator.ForTest(t, nil)
 	cmd := exec.Command(bin, "-app", "all")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port), "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=test")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port), "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=test",
+		"AzureWebJobsStorage="+storage.ConnectionString(), "ServiceBusConnection="+bus.ConnectionString())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -53,5 +61,11 @@ func TestHandlerProcessStartsAndStops(t *testing.T) {
 
 	if err := exec.Command(bin, "-app", "no-such-context").Run(); err == nil {
 		t.Error("an unknown -app started")
+	}
+	// Without its settings a context refuses to start, naming what is missing.
+	missing := exec.Command(bin, "-app", "subscriptions")
+	missing.Env = []string{fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port)}
+	if out, err := missing.CombinedOutput(); err == nil || !strings.Contains(string(out), "AzureWebJobsStorage") {
+		t.Errorf("started without settings or did not name them: %v\n%s", err, out)
 	}
 }

@@ -5,12 +5,24 @@ import (
 
 	"meterline/functions/cloudapi"
 	"meterline/functions/product"
+	"meterline/functions/subscriptions"
 	"meterline/shared/funcapp"
 )
 
 // contexts are the bounded contexts, in the order their functions are listed. Define uses
 // in-memory dependencies (it only registers); Build connects from the app settings.
 var contexts = []Context{
+	{
+		Name:   "subscriptions",
+		Define: func() *funcapp.App { return subscriptions.New(subscriptions.Deps{}) },
+		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
+			deps, err := subscriptions.Connect(ctx, setting)
+			if err != nil {
+				return nil, err
+			}
+			return subscriptions.New(deps), nil
+		},
+	},
 	{
 		Name:   cloudapi.Name,
 		Define: func() *funcapp.App { return cloudapi.New(cloudapi.InMemoryDeps()) },
