@@ -203,3 +203,46 @@ func TestAppFoldersByMode(t *testing.T) {
 		t.Errorf("missing build folder: %v", err)
 	}
 }
+
+func TestDevrunEmulatorsOnly(t *testing.T) {
+	root := t.TempDir()
+	var out lockedBuffer
+	ready := make(chan readyInfo, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, settings{
+			EmulatorsOnly: true, DataDir: filepath.Join(root, "azurite"), SBAddr: "127.0.0.1:0",
+			SBConfig: "../servicebus-emulator/config.json",
+			onReady:  func(r readyInfo) { ready <- r },
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		}, &out)
+	}()
+	var info readyInfo
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("devrun stopped: %v\n%s", err, out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("emulators not ready")
+	}
+	// The shipped config's topics are there.
+	client, err := azservicebus.NewClientFromConnectionString(info.ServiceBusConnection, nil)
+	must(t, err)
+	defer client.Close(context.Background())
+	sender, err := client.NewSender("subscriptions", nil)
+	must(t, err)
+	must(t, sender.SendMessage(context.Background(), &azservicebus.Message{Body: []byte("{}")}, nil))
+	sender.Close(context.Background())
+	cancel()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("devrun did not stop")
+	}
+	if !strings.Contains(out.String(), "emulators are ready") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}

@@ -7,6 +7,11 @@
 // that name the local emulators (UseDevelopmentStorage=true, and Service Bus
 // connection strings with UseDevelopmentEmulator=true) at the instances it
 // started, so the flags below can move them to other ports.
+//
+//	devrun -mode all          the all-in-one app (.build/all)
+//	devrun -mode contexts     one handler process per bounded-context app
+//	devrun -emulators-only    Azurite and the emulator on their default ports,
+//	                          for the real `func start` (make start-func)
 package main
 
 import (
@@ -45,6 +50,7 @@ type settings struct {
 	SBConfig      string // emulator config.json
 	SBDataDir     string // emulator persistence; empty = memory
 	HTTPPort      int
+	EmulatorsOnly bool // start Azurite and the emulator only (make start-func)
 	AzuriteLog    io.Writer
 	Logger        *slog.Logger
 	onReady       func(readyInfo) // tests
@@ -78,6 +84,7 @@ func main() {
 	flag.StringVar(&s.SBConfig, "servicebus-config", "infra/servicebus-emulator/config.json", "Service Bus emulator config.json")
 	flag.StringVar(&s.SBDataDir, "servicebus-data", "", "keep Service Bus messages across restarts in this folder (empty: memory only)")
 	flag.IntVar(&s.HTTPPort, "port", 7071, "HTTP port of the Functions host (0: free port)")
+	flag.BoolVar(&s.EmulatorsOnly, "emulators-only", false, "start Azurite and the Service Bus emulator only, e.g. for the real `func start`")
 	flag.Parse()
 	s.Apps = apps
 	s.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -125,9 +132,12 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	dirs, err := appFolders(s)
-	if err != nil {
-		return err
+	var dirs []string
+	if !s.EmulatorsOnly {
+		var err error
+		if dirs, err = appFolders(s); err != nil {
+			return err
+		}
 	}
 	cfg, err := config.Load(s.SBConfig)
 	if err != nil {
@@ -155,6 +165,18 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	}
 	defer sb.Close()
 
+	if s.EmulatorsOnly {
+		// For `make start-func`: the real func start runs the app against these.
+		fmt.Fprintf(out, "Azurite        blob %s  queue %s  table %s  (data in %s)\n", az.BlobURL, az.QueueURL, az.TableURL, dataDesc(s.DataDir))
+		fmt.Fprintf(out, "Service Bus    sb://%s  (emulator, %s)\n", sb.Addr(), s.SBConfig)
+		fmt.Fprintln(out, "emulators are ready")
+		if s.onReady != nil {
+			s.onReady(readyInfo{StorageConnection: az.ConnectionString(), ServiceBusConnection: sb.ConnectionString()})
+		}
+		<-ctx.Done()
+		fmt.Fprintln(out, "emulators stopped")
+		return nil
+	}
 	env, err := localEndpoints(s.Settings, az.ConnectionString(), sb.ConnectionString())
 	if err != nil {
 		return err
