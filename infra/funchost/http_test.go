@@ -259,3 +259,25 @@ func TestHostFailsWhenHandlerNeverStarts(t *testing.T) {
 		t.Fatal("Run kept restarting a handler that never starts")
 	}
 }
+
+func TestHTTPJSONModeBinaryBodyReturnValueAndCatchAll(t *testing.T) {
+	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "false"), map[string]string{
+		"ReturnFiles": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["put"],"route":"files/{*path}"},
+		  {"type":"http","direction":"out","name":"$return"}]}`,
+	}, nil)
+	h, _ := startHost(t, []*funchost.App{loadApp(t, a)}, nil)
+	resp, body := do(t, http.MethodPut, h.URL()+"/api/files/a/b/c.bin", "\x00\x01\x02\xff", "Content-Type", "application/octet-stream")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	var echo struct {
+		Req struct {
+			Body   string
+			Params map[string]string
+		}
+	}
+	must(t, json.Unmarshal([]byte(body), &echo))
+	if echo.Req.Body != "AAEC/w==" || echo.Req.Params["path"] != "a/b/c.bin" {
+		t.Errorf("binary body must arrive as base64 and the catch-all take the rest: %+v", echo.Req)
+	}
+}

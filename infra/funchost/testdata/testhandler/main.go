@@ -158,11 +158,16 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	if req.Data["req"] != nil { // JSON-mode httpTrigger: echo the request
 		var reqData any
 		_ = json.Unmarshal(req.Data["req"], &reqData)
-		resp["Outputs"] = map[string]any{"res": map[string]any{
+		res := map[string]any{
 			"statusCode": "201",
 			"body":       map[string]any{"req": reqData, "metadataKeys": keys(req.Metadata)},
 			"headers":    map[string]any{"X-Echo": "yes"},
-		}}
+		}
+		if strings.HasPrefix(fn, "Return") { // functions whose http output is $return
+			resp["ReturnValue"] = res
+		} else {
+			resp["Outputs"] = map[string]any{"res": res}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Handler-Duration-Ns", strconv.FormatInt(int64(time.Since(start)), 10))
