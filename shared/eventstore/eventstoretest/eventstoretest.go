@@ -419,8 +419,8 @@ func testOutbox(t *testing.T, s Store) {
 	if err := s.MarkPublished(ctx, all...); err != nil {
 		t.Fatalf("MarkPublished again: %v", err)
 	}
-	if err := s.MarkPublished(ctx, eventstore.Event{Stream: "nowhere", Version: 7}); err != nil {
-		t.Fatalf("MarkPublished of an unknown event: %v", err)
+	if err := s.MarkPublished(ctx, eventstore.Event{Stream: "nowhere", Version: 7}, eventstore.Event{Stream: "", Version: 1}, eventstore.Event{Stream: "a/b"}); err != nil {
+		t.Fatalf("MarkPublished of unknown events: %v", err)
 	}
 	if got := pendingIDs(t, s); len(got) != 0 {
 		t.Fatalf("pending after clearing all = %v", got)

@@ -152,8 +152,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	}
 	for attempt := 1; ; attempt++ {
 		base, header, err := s.planHeader(ctx, stream, expected, len(events))
-		var conflict *eventstore.ConflictError
-		if errors.As(err, &conflict) {
+		if errors.Is(err, errStale) {
 			return s.refused(ctx, stream, expected, events)
 		}
 		if err != nil {
@@ -185,8 +184,8 @@ func (s *Store) forget(stream string) {
 }
 
 // planHeader decides the version the events go after and the header operation that goes with
-// them. It returns a *ConflictError when a read of the header already shows the stream is not
-// at expected.
+// them. It returns errStale when a read of the header already shows the stream is not at
+// expected.
 func (s *Store) planHeader(ctx context.Context, stream string, expected eventstore.Expected, n int) (int64, aztables.TransactionAction, error) {
 	header := func(base int64) []byte {
 		b, _ := json.Marshal(newVersionEntity(stream, headRow, base+int64(n)))
@@ -209,7 +208,7 @@ func (s *Store) planHeader(ctx context.Context, stream string, expected eventsto
 		return 0, aztables.TransactionAction{}, err
 	}
 	if expected != eventstore.Any && int64(expected) != version {
-		return 0, aztables.TransactionAction{}, &eventstore.ConflictError{}
+		return 0, aztables.TransactionAction{}, errStale
 	}
 	if version == 0 {
 		return 0, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: header(0)}, nil
@@ -550,6 +549,9 @@ func (s *Store) MarkPublished(ctx context.Context, events ...eventstore.Event) e
 	byStream := map[string][]int64{}
 	var order []string
 	for _, e := range events {
+		if eventstore.ValidateStream(e.Stream) != nil {
+			continue // no such stream, so no mark to clear
+		}
 		if _, ok := byStream[e.Stream]; !ok {
 			order = append(order, e.Stream)
 		}
@@ -599,6 +601,9 @@ func (s *Store) deleteMarks(ctx context.Context, stream string, versions []int64
 // errCollision: the transaction met rows written by someone else (an existing event, id or
 // header row, or a changed header ETag).
 var errCollision = errors.New("tablestore: transaction collided with stored rows")
+
+// errStale: the header shows the stream is not at the expected version.
+var errStale = errors.New("tablestore: stream is not at the expected version")
 
 var (
 	batchStatus = regexp.MustCompile(`HTTP/1\.1 (\d{3})`)
