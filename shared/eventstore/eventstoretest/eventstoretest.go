@@ -168,6 +168,16 @@ func testAppendAndRead(t *testing.T, s Store) {
 	if app := mustAppend(t, s, stream, eventstore.Any, odd); !app.Duplicate || app.FirstVersion != 1 {
 		t.Fatalf("re-append of an odd id = %+v", app)
 	}
+
+	// The longest names and metadata the limits allow fit the store.
+	longest := strings.Repeat("é", eventstore.MaxStreamLength/2)
+	maxed := ev(strings.Repeat("i", eventstore.MaxIDLength))
+	maxed.Type = strings.Repeat("t", eventstore.MaxMetadataLength)
+	maxed.Source, maxed.CorrelationID, maxed.CausationID = maxed.Type, maxed.Type, maxed.Type
+	maxedBig := ev(strings.Repeat("j", eventstore.MaxIDLength))
+	maxedBig.Data = bigJSON(100 << 10)
+	mustAppend(t, s, longest, eventstore.NoStream, maxed, maxedBig)
+	sameEvents(t, mustRead(t, s, longest, 1), stored(longest, 1, maxed, maxedBig))
 }
 
 func testExpectedVersions(t *testing.T, s Store) {
