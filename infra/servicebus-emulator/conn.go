@@ -436,6 +436,7 @@ func (c *conn) begin(ch uint16, b *amqp.Begin) error {
 		ch:             ch,
 		links:          map[uint32]*link{},
 		unsettled:      map[uint32]*outDelivery{},
+		pruneAt:        10_000,
 		nextIncomingID: b.NextOutgoingID,
 		remoteWindow:   b.IncomingWindow,
 	}

@@ -407,3 +407,32 @@ func TestSASLPlainAndUnknownMechanism(t *testing.T) {
 		}
 	}
 }
+
+func TestDispositionForUnknownDeliveryIsAnswered(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	ctx := ctxT(t, 10*time.Second)
+	send(t, ctx, mustSender(t, env.client, "q"), textMsg("x"))
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	c.attachReceiver(100, "q")
+	c.credit(0, 1, 0, 100)
+	c.expectTransfers(1)
+	// Settling twice: the second answer must come too (rcv-settle-mode second waits for it), as lock-lost.
+	for i, want := range []amqp.Symbol{"", amqp.ErrCondMessageLockLost} {
+		c.frame(amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Disposition{Role: amqp.RoleReceiver, First: 0, State: &amqp.Accepted{}}})
+		for {
+			d, ok := c.read().Body.(*amqp.Disposition)
+			if !ok {
+				continue
+			}
+			var got amqp.Symbol
+			if r, ok := d.State.(*amqp.Rejected); ok && r.Error != nil {
+				got = r.Error.Condition
+			}
+			if !d.Settled || got != want {
+				t.Fatalf("settlement %d: settled %v condition %q, want %q", i, d.Settled, got, want)
+			}
+			break
+		}
+	}
+}

@@ -22,6 +22,7 @@ type session struct {
 	outFrames      uint32 // transfer frames sent (our next-outgoing-id)
 	remoteWindow   uint32 // transfers the client will still accept
 	held           []*outDelivery
+	pruneAt        int // size of unsettled at which deliveries with expired locks are dropped
 
 	// Reader goroutine only.
 	nextIncomingID uint32
@@ -275,9 +276,25 @@ func (s *session) queueDeliveryLocked(d *outDelivery) {
 	d.id = s.nextDeliveryID
 	s.nextDeliveryID++
 	if !d.settled {
+		if len(s.unsettled) >= s.pruneAt {
+			s.pruneUnsettledLocked()
+		}
 		s.unsettled[d.id] = d
 	}
 	s.c.out = append(s.c.out, outItem{d: d})
+}
+
+// pruneUnsettledLocked forgets deliveries whose lock expired long ago: a
+// receiver that never settles must not grow the map without bound. A late
+// disposition for one of them is answered with lock-lost.
+func (s *session) pruneUnsettledLocked() {
+	cutoff := time.Now().Add(-time.Minute)
+	for id, d := range s.unsettled {
+		if d.snap != nil && d.snap.lockedUntil.Before(cutoff) {
+			delete(s.unsettled, id)
+		}
+	}
+	s.pruneAt = max(10_000, 2*len(s.unsettled))
 }
 
 func (s *session) releaseHeldLocked() {
@@ -490,12 +507,15 @@ func (s *session) disposition(d *amqp.Disposition) error {
 		return &amqp.Error{Condition: amqp.ErrCondInvalidField, Description: fmt.Sprintf("disposition range %d..%d", d.First, last)}
 	}
 	var ds []*outDelivery
+	var unknown []uint32 // deliveries we no longer track; the client still waits for an answer
 	c.mu.Lock()
-	if last-d.First < uint32(len(s.unsettled)) {
+	if last-d.First < uint32(len(s.unsettled)) || last-d.First < 64 {
 		for id := d.First; ; id++ {
 			if x, ok := s.unsettled[id]; ok {
 				ds = append(ds, x)
 				delete(s.unsettled, id)
+			} else if id < s.nextDeliveryID {
+				unknown = append(unknown, id)
 			}
 			if id == last {
 				break
@@ -510,6 +530,12 @@ func (s *session) disposition(d *amqp.Disposition) error {
 		}
 	}
 	c.mu.Unlock()
+	if !d.Settled {
+		for _, id := range unknown {
+			c.send(s.ch, &amqp.Disposition{Role: amqp.RoleSender, First: id, Settled: true,
+				State: &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrCondMessageLockLost, Description: "the delivery is no longer held; its lock expired"}}})
+		}
+	}
 	now := time.Now()
 	for _, x := range ds {
 		state := d.State
