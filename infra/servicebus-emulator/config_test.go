@@ -32,6 +32,10 @@ func TestShippedConfigFansOutToEverySubscription(t *testing.T) {
 		if string(got[0].Body) != "e1" || *got[0].SequenceNumber != 1 {
 			t.Fatalf("%s: %q seq %d", sub, got[0].Body, *got[0].SequenceNumber)
 		}
+		// The shipped entities keep messages an hour; the SDK sees it as TimeToLive.
+		if got[0].TimeToLive == nil || *got[0].TimeToLive != time.Hour || got[0].ExpiresAt == nil {
+			t.Fatalf("%s: TimeToLive %v ExpiresAt %v", sub, got[0].TimeToLive, got[0].ExpiresAt)
+		}
 		if err := r.CompleteMessage(ctx, got[0], nil); err != nil {
 			t.Fatal(err)
 		}

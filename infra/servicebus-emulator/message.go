@@ -134,6 +134,7 @@ type snapshot struct {
 	body          *body
 	seq           int64
 	enqueued      time.Time
+	expiresAt     time.Time // zero: never
 	lockedUntil   time.Time // zero: not locked
 	lockToken     lockToken
 	deliveryCount uint32 // attempts including this one
@@ -147,6 +148,9 @@ func (s *snapshot) encode() ([]byte, error) {
 	h := s.body.header
 	if s.deliveryCount > 0 {
 		h.DeliveryCount = s.deliveryCount - 1 // the SDK adds one
+	}
+	if h.TTL == 0 && !s.expiresAt.IsZero() {
+		h.TTL = s.expiresAt.Sub(s.enqueued) // the entity's default, as Service Bus reports it
 	}
 	ann := make(goamqp.Annotations, len(s.body.ann)+5)
 	maps.Copy(ann, s.body.ann)

@@ -70,7 +70,7 @@ func newMessage(b *body, seq int64, enqueued time.Time) *message {
 }
 
 func (m *message) snapshot(peekLock bool) snapshot {
-	s := snapshot{body: m.body, seq: m.seq, enqueued: m.enqueued, deliveryCount: m.deliveryCount, dlSource: m.dlSource}
+	s := snapshot{body: m.body, seq: m.seq, enqueued: m.enqueued, expiresAt: m.expiresAt, deliveryCount: m.deliveryCount, dlSource: m.dlSource}
 	if peekLock {
 		s.lockedUntil = m.lockedUntil
 		s.lockToken = m.lock
