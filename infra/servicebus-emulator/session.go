@@ -3,7 +3,6 @@ package emulator
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	goamqp "github.com/Azure/go-amqp"
@@ -46,7 +45,6 @@ type link struct {
 	inSettled      bool
 	inFormat       uint32
 	inProgress     bool
-	receiverSettl  bool // rcv-settle-mode second requested on our receiving end
 	detached       bool // we detached it with an error; frames still in flight are ignored
 	entityDetached bool
 	sessionAccept  bool    // a session receiver: attach answered once a session is bound
@@ -137,7 +135,6 @@ func (s *session) attachIncoming(l *link, a *amqp.Attach) *amqp.Error {
 		return &amqp.Error{Condition: amqp.ErrCondInvalidField, Description: "attach without a target"}
 	}
 	l.addr = a.Target.Address
-	l.receiverSettl = a.RcvSettleMode != nil && *a.RcvSettleMode == amqp.RcvSettleModeSecond
 	if node, err := s.c.srv.rpcNodeFor(l.addr); node != nil || err != nil {
 		if err != nil {
 			return notFound(err)
@@ -664,7 +661,7 @@ func (c *conn) sendReply(replyTo string, payload []byte) {
 	l := c.replyTo[replyTo]
 	if l == nil {
 		c.mu.Unlock()
-		c.log.Warn("management reply dropped: no link for reply address", "replyTo", strings.TrimSpace(replyTo))
+		c.log.Warn("management reply dropped: no link for reply address", "replyTo", replyTo)
 		return
 	}
 	l.pending = append(l.pending, payload)
