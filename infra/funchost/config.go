@@ -106,6 +106,8 @@ type Function struct {
 
 	// ServiceBusConnection is the resolved connection string (serviceBusTrigger).
 	ServiceBusConnection string
+	// ServiceBusOutputs are the serviceBus output bindings.
+	ServiceBusOutputs []ServiceBusOutput
 	// Schedule is the parsed timer schedule (timerTrigger).
 	Schedule Schedule
 	// UseMonitor says whether the timer's status is kept in storage.
@@ -427,8 +429,10 @@ func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*
 				bad(field+".direction", "the http binding is an output and must be \"out\"")
 			}
 			fn.HTTPOutput = b.Name
+		case "servicebus":
+			validateServiceBusOutput(fn, &b, field, s, bad)
 		default:
-			bad(field+".type", "binding type %q is not supported by the local host (supported: serviceBusTrigger, timerTrigger, httpTrigger, http)", b.Type)
+			bad(field+".type", "binding type %q is not supported by the local host (supported: serviceBusTrigger, timerTrigger, httpTrigger, http, serviceBus)", b.Type)
 		}
 		fn.Bindings = append(fn.Bindings, b)
 		if isTrigger && fn.Trigger == nil {
@@ -486,6 +490,41 @@ func validateServiceBusTrigger(fn *Function, b *Binding, field string, s Setting
 		bad(field+".connection", "app setting %q not found (local.settings.json Values or environment)", conn)
 	}
 	fn.ServiceBusConnection = v
+}
+
+// ServiceBusOutput is a serviceBus output binding: what the handler returns
+// under Name is sent to Entity when the invocation succeeds.
+type ServiceBusOutput struct {
+	Name       string
+	Entity     string // queue or topic
+	Connection string // resolved connection string
+}
+
+func validateServiceBusOutput(fn *Function, b *Binding, field string, s Settings, bad badFunc) {
+	if !strings.EqualFold(b.Direction, "out") {
+		bad(field+".direction", "the serviceBus binding is an output and must be \"out\"")
+	}
+	entity := b.QueueName
+	switch {
+	case b.QueueName != "" && b.TopicName != "":
+		bad(field+".queueName", "give either queueName or topicName, not both")
+	case b.QueueName == "" && b.TopicName == "":
+		bad(field+".queueName", "required for a serviceBus output (or topicName)")
+	case b.TopicName != "":
+		entity = b.TopicName
+	}
+	conn := b.Connection
+	if conn == "" {
+		conn = "AzureWebJobsServiceBus"
+	}
+	v, ok := s.Lookup(conn)
+	if !ok {
+		v, ok = s.Lookup("AzureWebJobs" + conn)
+	}
+	if !ok || v == "" {
+		bad(field+".connection", "app setting %q not found (local.settings.json Values or environment)", conn)
+	}
+	fn.ServiceBusOutputs = append(fn.ServiceBusOutputs, ServiceBusOutput{Name: b.Name, Entity: entity, Connection: v})
 }
 
 func validateTimerTrigger(fn *Function, b *Binding, field string, bad badFunc) {

@@ -89,6 +89,8 @@ func TestLoadReportsBadDefinitionsByFileAndField(t *testing.T) {
 			`ProcessUsage/function.json: bindings[1].type: a function has exactly one trigger`},
 		{"no name", `{"bindings":[{"type":"httpTrigger","direction":"in"}]}`,
 			`ProcessUsage/function.json: bindings[0].name: required`},
+		{"serviceBus output without entity", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"serviceBus","direction":"out","name":"out","connection":"ServiceBusConnection"}]}`,
+			`ProcessUsage/function.json: bindings[1].queueName: required for a serviceBus output (or topicName)`},
 		{"retry policy", `{"retry":{"strategy":"fixedDelay","maxRetryCount":3},"bindings":[{"type":"httpTrigger","direction":"in","name":"req"}]}`,
 			`ProcessUsage/function.json: retry: retry policies are not supported by the local host`},
 		{"not json", `{"bindings":[`, `ProcessUsage/function.json: unexpected end of JSON input`},

@@ -26,8 +26,12 @@
 // azure-webjobs-hosts/locks/<hostId>/Host.Functions.<Name>.Listener. The host
 // id is AzureFunctionsWebHost__hostid, else the app folder's name.
 //
-// Not supported, and reported by Load naming the file and field: output
-// bindings other than http (the apps publish with the SDK), session-enabled
+// Output bindings: http, and serviceBus (sent after a successful invocation:
+// a JSON string as a text/plain message, an object as application/json, an
+// array as several messages).
+//
+// Not supported, and reported by Load naming the file and field: other
+// output bindings, session-enabled
 // and cardinality "many" Service Bus triggers, retry policies, other trigger
 // types. Messages are received one at a time (prefetch 0) whatever
 // prefetchCount says; maxConcurrentCalls bounds invocations in flight per

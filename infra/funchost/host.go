@@ -45,8 +45,9 @@ type Host struct {
 // appRuntime is an app with its handler process.
 type appRuntime struct {
 	*App
-	worker *worker
-	host   *Host
+	worker  *worker
+	host    *Host
+	outputs outputSenders
 }
 
 // NewHost checks that the apps fit together (no route served twice) and
@@ -182,6 +183,9 @@ func (h *Host) Run(parent context.Context) error {
 	stopInvocations()
 	stopWorkers()
 	workers.Wait()
+	for _, a := range h.apps {
+		a.outputs.close()
+	}
 	<-srvDone
 	return startErr
 }
@@ -220,6 +224,9 @@ func (a *appRuntime) invoke(ctx context.Context, fn *Function, reason string, re
 	log.Info(fmt.Sprintf("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.Name, reason, id))
 	start := time.Now()
 	res, err := a.call(ctx, fn, id, req)
+	if err == nil {
+		err = a.sendOutputs(ctx, fn, res.Response)
+	}
 	d := time.Since(start)
 	if err != nil {
 		log.Error(fmt.Sprintf("Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)", fn.Name, id, d.Milliseconds()),

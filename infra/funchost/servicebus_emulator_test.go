@@ -17,7 +17,7 @@ import (
 // emulatorConfig: topic "usage" with subscription "billing" (MaxDeliveryCount 3)
 // and queue "slow" with the shortest lock the emulator allows.
 const emulatorConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns",
-  "Queues":[{"Name":"slow","Properties":{"LockDuration":"PT5S","MaxDeliveryCount":3}}],
+  "Queues":[{"Name":"slow","Properties":{"LockDuration":"PT5S","MaxDeliveryCount":3}},{"Name":"out","Properties":{}}],
   "Topics":[{"Name":"usage","Properties":{},"Subscriptions":[{"Name":"billing",
      "Properties":{"LockDuration":"PT30S","MaxDeliveryCount":3},
      "Rules":[{"Name":"all","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"1=1"}}}]}]}]}],
@@ -201,5 +201,44 @@ func TestServiceBusOnEmulatorLockRenewal(t *testing.T) {
 	must(t, err)
 	if len(peeked) != 0 {
 		t.Fatalf("%d messages still in the queue; the long invocation's message must be completed", len(peeked))
+	}
+}
+
+func TestServiceBusOutputBindingOnEmulator(t *testing.T) {
+	em := startEmulator(t)
+	a := newTestApp(t, fmt.Sprintf(sbHostJSON, 2), map[string]string{
+		"Emit": `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","topicName":"usage","subscriptionName":"billing","connection":"ServiceBusConnection"},
+		  {"type":"serviceBus","direction":"out","name":"out","queueName":"%OutQueue%","connection":"ServiceBusConnection"},
+		  {"type":"serviceBus","direction":"out","name":"outMany","queueName":"out","connection":"ServiceBusConnection"}]}`,
+	}, map[string]string{"ServiceBusConnection": em.ConnectionString(), "OutQueue": "out"})
+	startHost(t, []*funchost.App{loadApp(t, a)}, nil)
+	c := sbClient(t, em.ConnectionString())
+	sendTo(t, c, "usage", commandMessage("e-1", "emit", 0))
+
+	r, err := c.NewReceiverForQueue("out", nil)
+	must(t, err)
+	defer r.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := map[string]string{}
+	for len(got) < 3 {
+		msgs, err := r.ReceiveMessages(ctx, 3, nil)
+		must(t, err)
+		for _, m := range msgs {
+			ct := ""
+			if m.ContentType != nil {
+				ct = *m.ContentType
+			}
+			got[string(m.Body)] = ct
+			must(t, r.CompleteMessage(ctx, m, nil))
+		}
+	}
+	want := map[string]string{
+		"emitted e-1":         "text/plain",
+		`{"key":"e-1","n":1}`: "application/json",
+		`{"key":"e-1","n":2}`: "application/json",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("output messages %v, want %v", got, want)
 	}
 }

@@ -151,10 +151,15 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	case "sleep":
 		time.Sleep(time.Duration(cmd.MS) * time.Millisecond)
 	}
+	outputs := map[string]any{}
+	if cmd.Action == "emit" { // for serviceBus output bindings named out and outMany
+		outputs["out"] = "emitted " + cmd.Key
+		outputs["outMany"] = []any{map[string]any{"n": 1, "key": cmd.Key}, map[string]any{"n": 2, "key": cmd.Key}}
+	}
 	rec["outcome"] = "ok"
 	record(rec)
 
-	resp := map[string]any{"Outputs": map[string]any{}, "Logs": []string{"handled " + fn}, "ReturnValue": nil}
+	resp := map[string]any{"Outputs": outputs, "Logs": []string{"handled " + fn}, "ReturnValue": nil}
 	if req.Data["req"] != nil { // JSON-mode httpTrigger: echo the request
 		var reqData any
 		_ = json.Unmarshal(req.Data["req"], &reqData)
