@@ -216,7 +216,11 @@ func (q *queue) setSessionState(id string, state []byte, now time.Time) error {
 		return err
 	}
 	s.state = append([]byte(nil), state...)
+	if state == nil {
+		s.state = nil
+	}
 	s.updated = now
+	q.changed()
 	return nil
 }
 

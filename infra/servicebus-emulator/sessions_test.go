@@ -176,3 +176,38 @@ func TestSessionAcceptNextTimesOut(t *testing.T) {
 		t.Fatalf("condition %q", cond)
 	}
 }
+
+func TestSessionStateSurvivesRestart(t *testing.T) {
+	cfg, err := config.Parse([]byte(sessionConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx := ctxT(t, 20*time.Second)
+	for round := range 2 {
+		srv, err := Start(ctx, Options{Config: cfg, DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := client.AcceptSessionForQueue(ctx, "orders", "a", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			err = r.SetSessionState(ctx, []byte("kept"), nil)
+		} else if st, gerr := r.GetSessionState(ctx, nil); gerr != nil || string(st) != "kept" {
+			t.Fatalf("state after restart %q %v", st, gerr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = client.Close(ctx)
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

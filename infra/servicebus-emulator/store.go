@@ -36,9 +36,10 @@ type savedState struct {
 }
 
 type savedQueue struct {
-	Seq       int64
-	Messages  []savedMessage
-	Scheduled []savedScheduled
+	Seq           int64
+	Messages      []savedMessage
+	Scheduled     []savedScheduled
+	SessionStates map[string][]byte
 }
 
 type savedTopic struct {
@@ -187,6 +188,14 @@ func (q *queue) save() (*savedQueue, error) {
 	for i, m := range msgs {
 		bodies[i] = m.body
 	}
+	for id, ms := range q.sessions {
+		if ms.state != nil {
+			if sq.SessionStates == nil {
+				sq.SessionStates = map[string][]byte{}
+			}
+			sq.SessionStates[id] = ms.state
+		}
+	}
 	sched, err := saveScheduled(&q.sched)
 	q.mu.Unlock()
 	if err != nil {
@@ -272,6 +281,9 @@ func (q *queue) restore(sq *savedQueue) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq = sq.Seq
+	for id, st := range sq.SessionStates {
+		q.sessionLocked(id, time.Now()).state = st
+	}
 	for _, s := range sq.Messages {
 		b, err := parseBody(s.Raw)
 		if err != nil {
