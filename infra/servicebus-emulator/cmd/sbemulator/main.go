@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -31,13 +32,16 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(*cfgPath, *addr, *data, log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *cfgPath, *addr, *data, os.Stdout, log); err != nil {
 		log.Error("sbemulator", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, addr, data string, log *slog.Logger) error {
+// run serves until ctx ends, printing the connection string to out.
+func run(ctx context.Context, cfgPath, addr, data string, out io.Writer, log *slog.Logger) error {
 	var cfg *config.Config
 	if cfgPath != "" {
 		var err error
@@ -45,13 +49,11 @@ func run(cfgPath, addr, data string, log *slog.Logger) error {
 			return err
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	srv, err := emulator.Start(ctx, emulator.Options{Addr: addr, Config: cfg, DataDir: data, Log: log})
 	if err != nil {
 		return err
 	}
-	fmt.Println(srv.ConnectionString())
+	fmt.Fprintln(out, srv.ConnectionString())
 	<-ctx.Done()
 	log.Info("stopping")
 	return srv.Close()
