@@ -410,12 +410,20 @@ func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*
 		if dt := strings.ToLower(b.DataType); dt != "" && dt != "binary" && dt != "string" && dt != "stream" {
 			bad(field+".dataType", "must be binary, string or stream, got %q", b.DataType)
 		}
-		for _, p := range []*string{&b.TopicName, &b.SubscriptionName, &b.QueueName, &b.Schedule} {
-			v, err := s.Resolve(*p)
+		unresolved := false
+		for _, p := range []struct {
+			name string
+			v    *string
+		}{{"topicName", &b.TopicName}, {"subscriptionName", &b.SubscriptionName}, {"queueName", &b.QueueName}, {"schedule", &b.Schedule}} {
+			v, err := s.Resolve(*p.v)
 			if err != nil {
-				bad(field, "%v", err)
+				bad(field+"."+p.name, "%v (local.settings.json Values or environment)", err)
+				unresolved = true
 			}
-			*p = v
+			*p.v = v
+		}
+		if unresolved {
+			continue // the checks below would only repeat the missing setting
 		}
 		switch typ {
 		case "servicebustrigger":

@@ -74,7 +74,7 @@ func TestLoadReportsBadDefinitionsByFileAndField(t *testing.T) {
 		{"unknown connection", `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"q","connection":"Nope"}]}`,
 			`ProcessUsage/function.json: bindings[0].connection: app setting "Nope" not found`},
 		{"unresolved setting", `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"%Missing%","connection":"ServiceBusConnection"}]}`,
-			`ProcessUsage/function.json: bindings[0]: app setting "Missing" not found`},
+			`ProcessUsage/function.json: bindings[0].queueName: app setting "Missing" not found`},
 		{"unsupported binding", `{"bindings":[{"type":"blobTrigger","direction":"in","name":"b","path":"x/{name}"}]}`,
 			`ProcessUsage/function.json: bindings[0].type: binding type "blobTrigger" is not supported`},
 		{"bad cron", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":"0 61 * * * *"}]}`,
