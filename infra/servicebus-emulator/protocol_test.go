@@ -436,3 +436,13 @@ func TestDispositionForUnknownDeliveryIsAnswered(t *testing.T) {
 		}
 	}
 }
+
+func TestServerCloseTellsClients(t *testing.T) {
+	env := startNS(t, queueNS("q", entityProps{}))
+	c := dialRaw(t, env.srv.Addr())
+	c.open()
+	go env.srv.Close()
+	if cond := c.expectClose(); cond != amqp.ErrCondConnectionForced {
+		t.Fatalf("condition %q", cond)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"meterline/infra/servicebus-emulator/amqp"
 )
 
 // maxConnections bounds the clients served at once; more are refused at accept.
@@ -72,7 +74,16 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	err := s.ln.Close()
+	// Tell clients why, so they reconnect rather than report a broken socket.
 	for _, c := range conns {
+		c.push(outItem{frame: amqp.Frame{Type: amqp.FrameAMQP, Body: &amqp.Close{Error: &amqp.Error{Condition: amqp.ErrCondConnectionForced, Description: "the emulator is shutting down"}}}, last: true})
+	}
+	grace := time.After(500 * time.Millisecond)
+	for _, c := range conns {
+		select {
+		case <-c.doneOrNever():
+		case <-grace:
+		}
 		c.nc.Close()
 	}
 	s.wg.Wait()
