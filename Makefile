@@ -5,14 +5,18 @@ AZURITE_DIR := infra/azurite
 AZURITE := $(AZURITE_DIR)/node_modules/azurite/dist/src/azurite.js
 TEST_TIMEOUT ?= 20m
 
-.PHONY: deps test unit bench fuzz vet build run servicebus-emulator clean
+.PHONY: chromium deps test unit bench fuzz vet build run servicebus-emulator clean
 APPS := subscriptions cloudapi product all
 SB_CONFIG ?= infra/servicebus-emulator/config.json
 SB_ADDR ?= 127.0.0.1:5672
 
-## deps: install the pinned npm (Azurite) and Go dependencies.
-deps: $(AZURITE)
+## deps: install the pinned npm (Azurite) and Go dependencies, and Debian's Chromium for the
+## portal's browser test.
+deps: $(AZURITE) chromium
 	$(GO) mod download
+
+chromium:
+	@bash functions/product/e2e/install-chromium.sh
 
 $(AZURITE): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
 	cd $(AZURITE_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -50,7 +54,7 @@ build:
 ## run: the whole system locally (Azurite, Service Bus emulator, local Functions host); Ctrl-C stops it.
 ## HOST_MODE=contexts runs one host per bounded-context app instead of the all-in-one app.
 HOST_MODE ?= all
-run: deps build
+run: $(AZURITE) build
 	$(GO) run ./infra/devrun -mode $(HOST_MODE)
 
 ## servicebus-emulator: the Service Bus emulator alone, in the foreground.
