@@ -21,24 +21,37 @@ func subReceiver(t testing.TB, c *azservicebus.Client, topic, sub string, opt *a
 	return r
 }
 
-func TestShippedConfigFansOutToEverySubscription(t *testing.T) {
+// The shipped config routes each event type only to the contexts that handle it.
+func TestShippedConfigRoutesByEventType(t *testing.T) {
 	srv := ForTest(t, nil)
 	client := newClient(t, srv)
 	ctx := ctxT(t, 20*time.Second)
-	send(t, ctx, mustSender(t, client, "subscriptions"), &azservicebus.Message{Body: []byte("e1"), ApplicationProperties: map[string]any{"type": "SubscriptionStarted"}})
-	for _, sub := range []string{"cloudapi", "product", "subscriptions"} {
-		r := subReceiver(t, client, "subscriptions", sub, nil)
-		got := receiveN(t, ctx, r, 1)
-		if string(got[0].Body) != "e1" || *got[0].SequenceNumber != 1 {
-			t.Fatalf("%s: %q seq %d", sub, got[0].Body, *got[0].SequenceNumber)
+	sender := mustSender(t, client, "subscriptions")
+	send(t, ctx, sender,
+		&azservicebus.Message{Body: []byte("key"), ApplicationProperties: map[string]any{"type": "subscriptions.ApiKeyIssued"}},
+		&azservicebus.Message{Body: []byte("password"), ApplicationProperties: map[string]any{"type": "subscriptions.UserPasswordSet"}},
+		&azservicebus.Message{Body: []byte("internal"), ApplicationProperties: map[string]any{"type": "subscriptions.InvoicePossiblyExpired"}},
+	)
+	want := map[string][]string{
+		"cloudapi":      {"key"},
+		"product":       {"password"},
+		"subscriptions": {"internal", "key", "password"}, // bodies() sorts
+	}
+	for sub, w := range want {
+		r := subReceiver(t, client, "subscriptions", sub, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+		if got := bodies(receiveN(t, ctx, r, len(w))); !slices.Equal(got, w) {
+			t.Fatalf("%s got %v, want %v", sub, got, w)
 		}
-		// The shipped entities keep messages an hour; the SDK sees it as TimeToLive.
-		if got[0].TimeToLive == nil || *got[0].TimeToLive != time.Hour || got[0].ExpiresAt == nil {
-			t.Fatalf("%s: TimeToLive %v ExpiresAt %v", sub, got[0].TimeToLive, got[0].ExpiresAt)
-		}
-		if err := r.CompleteMessage(ctx, got[0], nil); err != nil {
+		peeked, err := r.PeekMessages(ctx, 10, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if len(peeked) != 0 {
+			t.Fatalf("%s: %d unexpected messages left", sub, len(peeked))
+		}
+	}
+	for _, q := range []string{"subscriptions-deadletters", "cloudapi-deadletters", "product-deadletters"} {
+		send(t, ctx, mustSender(t, client, q), &azservicebus.Message{Body: []byte("poison")})
 	}
 }
 
