@@ -57,9 +57,9 @@ HOST_MODE ?= all
 run: $(AZURITE) build
 	$(GO) run ./infra/devrun -mode $(HOST_MODE)
 
-## servicebus-emulator: the Service Bus emulator alone, in the foreground.
+## servicebus-emulator: the Service Bus emulator alone, in the foreground (SB_DATA=dir keeps messages).
 servicebus-emulator:
-	$(GO) run ./infra/servicebus-emulator/cmd/sbemulator -config $(SB_CONFIG) -addr $(SB_ADDR)
+	$(GO) run ./infra/servicebus-emulator/cmd/sbemulator -config $(SB_CONFIG) -addr $(SB_ADDR) $(if $(SB_DATA),-data $(SB_DATA))
 
 clean:
 	rm -rf .build
