@@ -1,6 +1,7 @@
 package funchost
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -98,19 +99,17 @@ func mergeJSONBody(meta map[string]any, body []byte, dataType string) {
 	if strings.EqualFold(dataType, "binary") {
 		return
 	}
-	trimmed := strings.TrimSpace(string(body))
-	if !strings.HasPrefix(trimmed, "{") {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil {
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber() // keep numbers as written, as Json.NET's string conversion does
+	var obj map[string]any
+	if dec.Decode(&obj) != nil {
 		return
 	}
-	for k, raw := range obj {
-		var v any
-		if json.Unmarshal(raw, &v) != nil {
-			continue
-		}
+	for k, v := range obj {
 		switch v := v.(type) {
 		case nil, []any:
 		case map[string]any:
@@ -119,15 +118,15 @@ func mergeJSONBody(meta map[string]any, body []byte, dataType string) {
 			meta[k] = dotnetSerialized(v)
 		case bool:
 			meta[k] = dotnetSerialized(map[bool]string{true: "True", false: "False"}[v])
-		case float64:
-			meta[k] = dotnetSerialized(string(raw))
+		case json.Number:
+			meta[k] = dotnetSerialized(v.String())
 		}
 	}
 }
 
 // serviceBusPayload builds the request for a serviceBusTrigger invocation,
 // keys and conversions as ServiceBusTriggerBindingStrategy + the host produce.
-func serviceBusPayload(fn *Function, msg *azservicebus.ReceivedMessage, namespace string, now time.Time) *invocationRequest {
+func serviceBusPayload(fn *Function, msg *azservicebus.ReceivedMessage, namespace, clientID string, now time.Time) *invocationRequest {
 	b := fn.Trigger
 	meta := map[string]any{
 		// Action objects serialize to {} (no public properties); the client to its properties.
@@ -140,7 +139,7 @@ func serviceBusPayload(fn *Function, msg *azservicebus.ReceivedMessage, namespac
 			"FullyQualifiedNamespace": namespace,
 			"IsClosed":                false,
 			"TransportType":           0,
-			"Identifier":              namespace + "-" + newGUID(),
+			"Identifier":              clientID,
 		},
 		"DeliveryCount": dotnetSerialized(msg.DeliveryCount),
 		"LockToken":     dotnetSerialized(guidString(msg.LockToken)),

@@ -79,6 +79,9 @@ type serviceBusListener struct {
 	open openReceiver
 	// entity is "topic/Subscriptions/sub" or the queue, for logs.
 	entity string
+	// clientID is the Identifier of the client in the metadata; like the
+	// SDK's, it stays the same for the listener's lifetime.
+	clientID string
 }
 
 func newServiceBusListener(a *appRuntime, fn *Function) (*serviceBusListener, error) {
@@ -90,7 +93,7 @@ func newServiceBusListener(a *appRuntime, fn *Function) (*serviceBusListener, er
 	if entity == "" {
 		entity = fn.Trigger.TopicName + "/Subscriptions/" + fn.Trigger.SubscriptionName
 	}
-	return &serviceBusListener{app: a, fn: fn, open: open, entity: entity}, nil
+	return &serviceBusListener{app: a, fn: fn, open: open, entity: entity, clientID: namespaceOf(fn.ServiceBusConnection) + "-" + newGUID()}, nil
 }
 
 // run receives one message at a time (prefetch 0) while fewer than
@@ -168,7 +171,7 @@ func (l *serviceBusListener) run(recvCtx, invokeCtx context.Context) {
 // completes, anything else abandons (so the broker dead-letters it after
 // MaxDeliveryCount).
 func (l *serviceBusListener) process(ctx context.Context, rcv messageReceiver, msg *azservicebus.ReceivedMessage, namespace string, received time.Time) {
-	req := serviceBusPayload(l.fn, msg, namespace, time.Now())
+	req := serviceBusPayload(l.fn, msg, namespace, l.clientID, time.Now())
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	renewed := make(chan struct{})
 	go func() { defer close(renewed); l.renewLock(renewCtx, rcv, msg, received) }()
