@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"meterline/functions/cmd/internal/apps"
+	"meterline/infra/funchost"
 	"meterline/shared/funcapp"
 )
 
@@ -324,7 +325,7 @@ func TestHandlerBinaryIsLinuxAMD64(t *testing.T) {
 func TestRegisteredContextsAssemble(t *testing.T) {
 	names := apps.Names()
 	if len(names) == 1 {
-		t.Skip("no bounded context is registered yet in functions/cmd/internal/apps/contexts.go")
+		t.Fatal("no bounded context is registered in functions/cmd/internal/apps/contexts.go")
 	}
 	total := 0
 	for _, name := range names {
@@ -337,6 +338,19 @@ func TestRegisteredContextsAssemble(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		app.Handler() // panics on conflicting routes
+		// The local host loads the folder with the repository's local.settings.json: every
+		// %Setting% the functions name is defined there, every binding is one it supports.
+		root, err := repoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Load only checks the handler exists; the real binary is built by TestHandlerBinaryIsLinuxAMD64.
+		if err := os.WriteFile(filepath.Join(out, "handler"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := funchost.Load(out, funchost.Options{SettingsFile: filepath.Join(root, "local.settings.json"), Env: []string{}}); err != nil {
+			t.Errorf("%s: the local host refuses the assembled app: %v", name, err)
+		}
 		if n := len(readFunctions(t, out)); n != len(app.Functions()) {
 			t.Errorf("%s: %d folders for %d functions", name, n, len(app.Functions()))
 		}
