@@ -5,7 +5,7 @@ AZURITE_DIR := infra/azurite
 AZURITE := $(AZURITE_DIR)/node_modules/azurite/dist/src/azurite.js
 TEST_TIMEOUT ?= 20m
 
-.PHONY: chromium deps test unit bench fuzz vet build run servicebus-emulator clean
+.PHONY: chromium deps test unit bench fuzz vet build run start-func servicebus-emulator clean
 APPS := subscriptions cloudapi product all
 SB_CONFIG ?= infra/servicebus-emulator/config.json
 SB_ADDR ?= 127.0.0.1:5672
@@ -56,6 +56,13 @@ build:
 HOST_MODE ?= all
 run: $(AZURITE) build
 	$(GO) run ./infra/devrun -mode $(HOST_MODE)
+
+## start-func: the all-in-one app under the real Core Tools (needs func and Internet access),
+## against the same local emulators.
+start-func: $(AZURITE) build
+	@command -v func >/dev/null || { echo "start-func: Azure Functions Core Tools (func) not found"; exit 1; }
+	$(GO) build -o .build/devrun ./infra/devrun
+	.build/devrun -emulators-only & pid=$$!; trap 'kill -INT $$pid; wait $$pid' EXIT; cd .build/all && func start --port 7071
 
 ## servicebus-emulator: the Service Bus emulator alone, in the foreground (SB_DATA=dir keeps messages).
 servicebus-emulator:
