@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -214,6 +213,12 @@ func (a *appHost) start() error {
 	return nil
 }
 
+func (a *appHost) running() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cancel != nil
+}
+
 // stop shuts the app's host down (its handler process with it) and waits.
 func (a *appHost) stop() error {
 	a.mu.Lock()
@@ -395,5 +400,3 @@ func eventually(timeout, interval time.Duration, cond func() bool) (time.Duratio
 		time.Sleep(interval)
 	}
 }
-
-var errStopped = errors.New("app stopped")
