@@ -308,6 +308,13 @@ func (b *logBook) since(from int, match func(logLine) bool) []logLine {
 	return out
 }
 
+// executions counts the host's "Executed 'Functions.<function>' (<outcome>" lines from position
+// from on; outcome is "Succeeded" or "Failed".
+func (b *logBook) executions(from int, function, outcome string) int {
+	prefix := "Executed 'Functions." + function + "' (" + outcome
+	return len(b.since(from, func(l logLine) bool { return strings.HasPrefix(l.msg, prefix) }))
+}
+
 func (b *logBook) last(match func(logLine) bool) (logLine, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
