@@ -20,9 +20,14 @@
 // and sweeps them); package servicebus sends them, one message per event with MessageId = ID
 // and the envelope of MarshalEnvelope as body.
 //
-// Store is implemented by the Azure Table Storage adapter (package tablestore: one stream per
-// partition) and by an in-memory twin (package memstore); both pass the same conformance suite
-// (package eventstoretest).
+// Snapshots (snapshot.go): a SnapshotStore keeps the newest snapshot of an aggregate's state per
+// stream, so that a load reads it and the events after it (package aggregate does this). They
+// are only an optimisation; the stream stays the truth.
+//
+// Store and SnapshotStore are implemented by the Azure Table Storage adapter (package
+// tablestore: one stream per partition, its snapshot in the same partition) and by an
+// in-memory twin (package memstore); both pass the same conformance suite (package
+// eventstoretest).
 package eventstore
 
 import (

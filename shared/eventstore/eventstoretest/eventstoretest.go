@@ -1,6 +1,7 @@
 // Package eventstoretest is the conformance suite every eventstore.Store must pass: the
 // in-memory twin and the Table Storage adapter run the same tests, so code tested against one
-// behaves the same on the other.
+// behaves the same on the other. A store that is also an eventstore.SnapshotStore is held to
+// the snapshot tests too (snapshots.go).
 package eventstoretest
 
 import (
@@ -38,6 +39,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Outbox", testOutbox},
 		{"OrderingOfThousandEvents", testOrdering},
 		{"ConcurrentWritersOneWinnerPerVersion", testConcurrentWriters},
+		{"SnapshotsSaveAndLoad", snapshots(testSnapshotSaveAndLoad)},
+		{"SnapshotsBadInputLeavesThemUnchanged", snapshots(testSnapshotBadInput)},
+		{"SnapshotsConcurrentSaversNewestWins", snapshots(testSnapshotConcurrentSavers)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })

@@ -22,6 +22,7 @@ type Store struct {
 	streams map[string]*stream
 	pending map[mark]uint64 // outbox: event -> append sequence, for oldest-first order
 	seq     uint64
+	snaps   map[string]eventstore.Snapshot
 }
 
 type stream struct {
@@ -35,13 +36,14 @@ type mark struct {
 }
 
 var (
-	_ eventstore.Store  = (*Store)(nil)
-	_ eventstore.Outbox = (*Store)(nil)
+	_ eventstore.Store         = (*Store)(nil)
+	_ eventstore.Outbox        = (*Store)(nil)
+	_ eventstore.SnapshotStore = (*Store)(nil)
 )
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{streams: map[string]*stream{}, pending: map[mark]uint64{}}
+	return &Store{streams: map[string]*stream{}, pending: map[mark]uint64{}, snaps: map[string]eventstore.Snapshot{}}
 }
 
 // Append implements eventstore.Store.
@@ -167,4 +169,47 @@ func cloneAll(events []eventstore.Event) []eventstore.Event {
 		out[i] = clone(e)
 	}
 	return out
+}
+
+// SaveSnapshot implements eventstore.SnapshotStore.
+func (s *Store) SaveSnapshot(ctx context.Context, snap eventstore.Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := eventstore.ValidateSnapshot(snap); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var version int64
+	if st := s.streams[snap.Stream]; st != nil {
+		version = int64(len(st.events))
+	}
+	if snap.Version > version {
+		return eventstore.SnapshotBeyondEnd(snap, version)
+	}
+	if old, ok := s.snaps[snap.Stream]; ok && old.Version > snap.Version {
+		return nil
+	}
+	snap.Data = append(json.RawMessage(nil), snap.Data...)
+	s.snaps[snap.Stream] = snap
+	return nil
+}
+
+// LoadSnapshot implements eventstore.SnapshotStore.
+func (s *Store) LoadSnapshot(ctx context.Context, name string) (eventstore.Snapshot, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.Snapshot{}, false, err
+	}
+	if err := eventstore.ValidateStream(name); err != nil {
+		return eventstore.Snapshot{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap, ok := s.snaps[name]
+	if !ok {
+		return eventstore.Snapshot{}, false, nil
+	}
+	snap.Data = append(json.RawMessage(nil), snap.Data...)
+	return snap, true, nil
 }

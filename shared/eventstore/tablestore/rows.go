@@ -17,8 +17,13 @@ import (
 //	e~head                                          stream header: the version
 //	id-<event id>                                   idempotency: event id -> version
 //	outbox-0000000000000000042                      pending publication of version 42
+//	s~snap                                          the newest snapshot (snapshots.go)
+//
+// Read ranges over "e<from>".."e~head" and Pending over "outbox-".."outbox.", so the snapshot
+// row, sorting after all of them ('s' > 'o' > 'i' > 'e'), is in neither.
 const (
 	headRow      = "e~head" // '~' sorts after every digit: right after the last event row
+	snapshotRow  = "s~snap"
 	eventPrefix  = "e"
 	idPrefix     = "id-"
 	outboxPrefix = "outbox-"

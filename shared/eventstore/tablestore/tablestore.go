@@ -519,6 +519,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]eventstore.Event, err
 		}
 		return marks[i].Version < marks[j].Version
 	})
+	inStreamOrder(marks)
 	if limit > 0 && len(marks) > limit {
 		marks = marks[:limit]
 	}
@@ -541,6 +542,26 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]eventstore.Event, err
 		events = append(events, e)
 	}
 	return events, nil
+}
+
+// inStreamOrder puts each stream's marks back in version order, keeping the places the time
+// sort gave that stream: the rows of one transaction can carry timestamps out of version
+// order (Azurite stamps them one by one), and a stream's events must never come out of order.
+func inStreamOrder(marks []versionEntity) {
+	places := map[string][]int{}
+	for i, m := range marks {
+		places[m.PartitionKey] = append(places[m.PartitionKey], i)
+	}
+	for _, idx := range places {
+		own := make([]versionEntity, len(idx))
+		for k, i := range idx {
+			own[k] = marks[i]
+		}
+		sort.Slice(own, func(a, b int) bool { return own[a].Version < own[b].Version })
+		for k, i := range idx {
+			marks[i] = own[k]
+		}
+	}
 }
 
 // MarkPublished implements eventstore.Outbox: deletes the outbox rows, one transaction per
