@@ -5,7 +5,7 @@ AZURITE_DIR := infra/azurite
 AZURITE := $(AZURITE_DIR)/node_modules/azurite/dist/src/azurite.js
 TEST_TIMEOUT ?= 20m
 
-.PHONY: chromium deps test unit bench fuzz vet build run start-func servicebus-emulator clean
+.PHONY: chromium deps test bench fuzz vet build run start-func servicebus-emulator clean
 APPS := subscriptions cloudapi product all
 SB_CONFIG ?= infra/servicebus-emulator/config.json
 SB_ADDR ?= 127.0.0.1:5672
@@ -25,10 +25,6 @@ $(AZURITE): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
 ## test: every test, integration tests included (Azurite and the Service Bus emulator start per test).
 test: deps vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-
-## unit: the fast tests only (no Azurite, no emulator).
-unit:
-	$(GO) test -short -count=1 ./...
 
 vet:
 	$(GO) vet ./...
