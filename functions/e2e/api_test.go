@@ -129,18 +129,30 @@ type user struct {
 // createUser creates a user (with a password when one is given) and returns it with its API key.
 func createUser(t testing.TB, customerID, password string) user {
 	t.Helper()
+	u, err := newUser(customerID, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// newUser is createUser for goroutines other than the test's.
+func newUser(customerID, password string) (user, error) {
 	u := user{CustomerID: customerID, Email: uniq("user") + "@example.test", Password: password}
 	body := map[string]any{"email": u.Email}
 	if password != "" {
 		body["password"] = password
 	}
-	b := mustCall(t, "POST", sys.url(subscriptionsApp)+"/api/subscriptions/customers/"+customerID+"/users", body, http.StatusCreated)
-	r := decode[struct{ UserID, KeyID, APIKey string }](t, b)
-	if r.UserID == "" || r.APIKey == "" {
-		t.Fatalf("POST users: %s", b)
+	s, b, err := call(client, "POST", sys.url(subscriptionsApp)+"/api/subscriptions/customers/"+customerID+"/users", body, nil)
+	if err != nil || s != http.StatusCreated {
+		return u, fmt.Errorf("POST users: %d %s %v", s, b, err)
+	}
+	var r struct{ UserID, KeyID, APIKey string }
+	if err := json.Unmarshal(b, &r); err != nil || r.UserID == "" || r.APIKey == "" {
+		return u, fmt.Errorf("POST users: %s %v", b, err)
 	}
 	u.UserID, u.KeyID, u.APIKey = r.UserID, r.KeyID, r.APIKey
-	return u
+	return u, nil
 }
 
 func getCustomer(t testing.TB, id string) customerView {
