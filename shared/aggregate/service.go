@@ -4,11 +4,19 @@
 //
 // An aggregate is any type with Apply(event any): it mutates its state from one past event and
 // never fails. Commands are plain functions of the aggregate returning the new events (not yet
-// applied) or a domain error.
+// applied) or a domain error; they never change the aggregate (Apply alone does).
+//
+// Snapshots: an aggregate whose stream grows long implements Snapshotter, and its Service gets
+// a SnapshotStore. A load then reads the snapshot and only the events after it; after a command
+// (or a load) that leaves SnapshotEvery events or more past the snapshot, the service saves a
+// new one. A snapshot is only an optimisation: a missing one, one of another schema, one that
+// cannot be read or restored, or a failing snapshot store, all make the service replay the
+// whole stream, and a snapshot that cannot be saved is skipped (OnSnapshotError hears of it).
 package aggregate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -35,11 +43,76 @@ type Service[A Root] struct {
 	// dispatcher); its failures are left to the outbox sweep.
 	Dispatch func(ctx context.Context, events []eventstore.Event)
 	Now      func() time.Time // default time.Now
+
+	// Snapshots, if set, keeps snapshots of the aggregates (A must implement Snapshotter).
+	Snapshots eventstore.SnapshotStore
+	// SnapshotEvery is how many events past the last snapshot make the service save a new
+	// one; default 100. Lower means shorter replays and more snapshot writes.
+	SnapshotEvery int
+	// OnSnapshotError, if set, hears of snapshots that could not be read, used or saved (for
+	// logging); the load or command goes on without them.
+	OnSnapshotError func(ctx context.Context, stream string, err error)
 }
 
+// Snapshotter is an aggregate that can be saved as a snapshot and restored from one.
+//
+// Restore(Snapshot()) must give the state that replaying the same events gives: Snapshot must
+// include everything Apply and the commands read (test it: snapshot+tail against a full
+// replay after random commands).
+type Snapshotter interface {
+	// SnapshotSchema is the version of Snapshot's shape. Change it whenever that shape or the
+	// meaning of the state changes: snapshots of another schema are ignored.
+	SnapshotSchema() int
+	// Snapshot returns the state to store, marshalled to JSON by the service.
+	Snapshot() (any, error)
+	// Restore sets the state of an aggregate fresh from New from Snapshot's JSON. An error
+	// makes the service discard the aggregate and replay the stream.
+	Restore(data []byte) error
+}
+
+// DefaultSnapshotEvery is SnapshotEvery's default.
+const DefaultSnapshotEvery = 100
+
+// ErrNotSnapshotter: Service.Snapshots is set for an aggregate type that is not a Snapshotter.
+var ErrNotSnapshotter = errors.New("aggregate: Snapshots is set but the aggregate does not implement Snapshotter")
+
 // Load reads stream and returns the aggregate with every event applied, and its version
-// (0 for a stream that does not exist). An event of an unregistered type fails the load.
+// (0 for a stream that does not exist). An event of an unregistered type fails the load. With
+// Snapshots it starts from the stream's snapshot, and saves a new one if the tail was long.
 func (s *Service[A]) Load(ctx context.Context, stream string) (A, int64, error) {
+	agg, version, snapshot, err := s.load(ctx, stream)
+	if err == nil {
+		s.saveSnapshot(ctx, stream, agg, version, snapshot)
+	}
+	return agg, version, err
+}
+
+// load returns the aggregate at its stream's version, and the version of the snapshot it
+// started from (0 if none).
+func (s *Service[A]) load(ctx context.Context, stream string) (A, int64, int64, error) {
+	if s.Snapshots != nil {
+		if _, ok := any(s.New(stream)).(Snapshotter); !ok {
+			var zero A
+			return zero, 0, 0, fmt.Errorf("%w: %T", ErrNotSnapshotter, zero)
+		}
+		if agg, at, ok := s.restore(ctx, stream); ok {
+			events, err := s.Store.Read(ctx, stream, at+1)
+			if err != nil {
+				return agg, 0, 0, err
+			}
+			if len(events) == 0 || events[0].Version == at+1 {
+				version, err := s.apply(agg, at, events)
+				return agg, version, at, err
+			}
+			s.snapshotFailed(ctx, stream, fmt.Errorf("aggregate: the events after the snapshot at %d start at %d", at, events[0].Version))
+		}
+	}
+	agg, version, err := s.replay(ctx, stream)
+	return agg, version, 0, err
+}
+
+// replay applies the whole stream to a new aggregate.
+func (s *Service[A]) replay(ctx context.Context, stream string) (A, int64, error) {
 	agg := s.New(stream)
 	events, err := s.Store.Read(ctx, stream, 1)
 	if err != nil {
@@ -47,6 +120,69 @@ func (s *Service[A]) Load(ctx context.Context, stream string) (A, int64, error) 
 	}
 	version, err := s.apply(agg, 0, events)
 	return agg, version, err
+}
+
+// restore returns a new aggregate restored from the stream's snapshot and its version; ok is
+// false when there is no usable snapshot.
+func (s *Service[A]) restore(ctx context.Context, stream string) (A, int64, bool) {
+	agg := s.New(stream)
+	snap, found, err := s.Snapshots.LoadSnapshot(ctx, stream)
+	if err != nil || !found {
+		if err != nil {
+			s.snapshotFailed(ctx, stream, err)
+		}
+		return agg, 0, false
+	}
+	target := any(agg).(Snapshotter)
+	if snap.SchemaVersion != target.SnapshotSchema() {
+		s.snapshotFailed(ctx, stream, fmt.Errorf("%w: schema %d, the aggregate reads %d", ErrSnapshotSchema, snap.SchemaVersion, target.SnapshotSchema()))
+		return agg, 0, false
+	}
+	if err := target.Restore(snap.Data); err != nil {
+		s.snapshotFailed(ctx, stream, fmt.Errorf("aggregate: restore snapshot at %d: %w", snap.Version, err))
+		return s.New(stream), 0, false // the half-restored one is garbage
+	}
+	return agg, snap.Version, true
+}
+
+// ErrSnapshotSchema: a stored snapshot of a schema the aggregate does not read (reported to
+// OnSnapshotError; the stream is replayed and the next snapshot replaces it).
+var ErrSnapshotSchema = errors.New("aggregate: snapshot of another schema")
+
+// saveSnapshot saves agg at version if that is SnapshotEvery or more past the snapshot it
+// started from, and reports whether it did. Failures are only reported to OnSnapshotError: a
+// snapshot is an optimisation.
+func (s *Service[A]) saveSnapshot(ctx context.Context, stream string, agg A, version, snapshot int64) bool {
+	every := s.SnapshotEvery
+	if every <= 0 {
+		every = DefaultSnapshotEvery
+	}
+	if s.Snapshots == nil || version-snapshot < int64(every) {
+		return false
+	}
+	source := any(agg).(Snapshotter) // checked by load
+	state, err := source.Snapshot()
+	if err != nil {
+		s.snapshotFailed(ctx, stream, fmt.Errorf("aggregate: take snapshot: %w", err))
+		return false
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		s.snapshotFailed(ctx, stream, fmt.Errorf("aggregate: encode snapshot: %w", err))
+		return false
+	}
+	err = s.Snapshots.SaveSnapshot(ctx, eventstore.Snapshot{Stream: stream, Version: version, SchemaVersion: source.SnapshotSchema(), Data: data})
+	if err != nil {
+		s.snapshotFailed(ctx, stream, err)
+		return false
+	}
+	return true
+}
+
+func (s *Service[A]) snapshotFailed(ctx context.Context, stream string, err error) {
+	if s.OnSnapshotError != nil {
+		s.OnSnapshotError(ctx, stream, err)
+	}
 }
 
 func (s *Service[A]) apply(agg A, version int64, events []eventstore.Event) (int64, error) {
@@ -78,9 +214,12 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 	if s.Now != nil {
 		now = s.Now
 	}
-	agg, version, err := s.Load(ctx, stream)
+	agg, version, snapshot, err := s.load(ctx, stream)
 	if err != nil {
 		return nil, err
+	}
+	if s.saveSnapshot(ctx, stream, agg, version, snapshot) {
+		snapshot = version // before the command: a long tail is not read again if it fails
 	}
 	attempt := 0
 	for {
@@ -111,6 +250,12 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 				if s.Dispatch != nil {
 					s.Dispatch(ctx, events)
 				}
+				if !app.Duplicate && app.FirstVersion == version+1 && s.Snapshots != nil {
+					// Ours are the next events: with them applied, agg is at LastVersion.
+					if last, err := s.apply(agg, version, events); err == nil {
+						s.saveSnapshot(ctx, stream, agg, last, snapshot)
+					}
+				}
 				return events, nil
 			}
 			var conflict *eventstore.ConflictError
@@ -119,6 +264,16 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 			}
 			if attempt >= attempts {
 				return nil, fmt.Errorf("aggregate: %d attempts on %q: %w", attempt, stream, err)
+			}
+			if conflict.Actual < version {
+				// The stream is behind the state we loaded, so that state came from a snapshot
+				// beyond its stream (which stores refuse to save): replay and re-run.
+				s.snapshotFailed(ctx, stream, fmt.Errorf("%w: the stream is at %d, the snapshot loaded was at %d or before", eventstore.ErrInvalidSnapshot, conflict.Actual, version))
+				if agg, version, err = s.replay(ctx, stream); err != nil {
+					return nil, err
+				}
+				snapshot = 0
+				break
 			}
 			theirs := make([]any, 0, len(conflict.Committed))
 			for _, e := range conflict.Committed {
