@@ -124,7 +124,10 @@ func TestHandlerCrashMidInvocationIsRedeliveredAndAppliedOnce(t *testing.T) {
 	}); !ok {
 		t.Fatalf("the usage report never got locked by the Subscriptions host")
 	}
-	if len(subs.logs.since(mark, func(l logLine) bool { return strings.HasPrefix(l.msg, "Executing 'Functions.ApplyUsage'") })) == 0 {
+	// The host logs the invocation just after it locks the message.
+	if _, ok := eventually(10*time.Second, 10*time.Millisecond, func() bool {
+		return len(subs.logs.since(mark, func(l logLine) bool { return strings.HasPrefix(l.msg, "Executing 'Functions.ApplyUsage'") })) > 0
+	}); !ok {
 		t.Fatalf("the host holds the report but logged no ApplyUsage invocation")
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
