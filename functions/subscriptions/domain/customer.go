@@ -42,8 +42,11 @@ type Customer struct {
 	balance int64
 	locked  bool
 
-	reports  map[string]bool  // usage report ids already billed: each is billed once, forever
-	charges  map[string]int64 // chargeId -> amount
+	// The usage report ids billed most recently, at most RecentReports (see AddConsumption):
+	// reportOrder oldest first, reports the same ids as a set.
+	reports     map[string]bool
+	reportOrder []string
+	charges     map[string]int64 // chargeId -> amount
 	payments map[string]int64 // paymentId -> amount
 
 	unitsByMonth map[string]int64        // consumption units per billing month, for included units
@@ -97,7 +100,7 @@ func (c *Customer) Apply(event any) {
 		c.created = true
 		c.terms = e
 	case contracts.ConsumptionAdded:
-		c.reports[e.ReportID] = true
+		c.rememberReport(e.ReportID)
 		c.unitsByMonth[e.Month] += e.Units
 		m := c.month(e.Month)
 		m.units += e.Units
@@ -132,6 +135,23 @@ func (c *Customer) Apply(event any) {
 		if inv, ok := c.invoices[e.InvoiceID]; ok && inv.Status == InvoiceOutstanding {
 			inv.Status = InvoiceExpired
 		}
+	}
+}
+
+// RecentReports is how many of the latest usage report ids a Customer remembers: two days at
+// one report a minute. Remembering all of them would grow the state without bound (about 60 KB
+// a day at that rate) and soon exceed a snapshot.
+const RecentReports = 2880
+
+func (c *Customer) rememberReport(id string) {
+	if c.reports[id] {
+		return
+	}
+	c.reports[id] = true
+	c.reportOrder = append(c.reportOrder, id)
+	if len(c.reportOrder) > RecentReports {
+		delete(c.reports, c.reportOrder[0])
+		c.reportOrder = c.reportOrder[1:]
 	}
 }
 
@@ -189,7 +209,12 @@ func (c *Customer) Create(name, planName string, creditLimit *int64) ([]any, err
 }
 
 // AddConsumption bills one usage report of the Cloud API: units beyond the month's included
-// units cost PricePerUnit each. A report id already billed makes no event.
+// units cost PricePerUnit each. A report id among the RecentReports last billed makes no event.
+//
+// An older report delivered again is not recognised here; the event store recognises it: the
+// application runs this command under a command id made of the report id, so its events get
+// the ids they had the first time and the append stores nothing (or is refused as partly
+// stored when the re-run makes other events: the report was billed all the same).
 func (c *Customer) AddConsumption(reportID string, units int64, from, to time.Time) ([]any, error) {
 	if !c.created {
 		return nil, ErrCustomerNotFound
