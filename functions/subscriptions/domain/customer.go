@@ -47,7 +47,7 @@ type Customer struct {
 	reports     map[string]bool
 	reportOrder []string
 	charges     map[string]int64 // chargeId -> amount
-	payments map[string]int64 // paymentId -> amount
+	payments    map[string]int64 // paymentId -> amount
 
 	unitsByMonth map[string]int64        // consumption units per billing month, for included units
 	unbilled     map[string]*monthTotals // month -> not yet invoiced
