@@ -30,6 +30,9 @@ type Config struct {
 	PasswordCost   int              // bcrypt cost; default bcrypt.DefaultCost
 	ReminderPeriod time.Duration    // invoice payment term and expiry reminder; default 15 days
 	Logger         *slog.Logger     // default slog.Default()
+	// SnapshotEvery: a Customer's snapshot is renewed once its stream has grown by this many
+	// events (when Store is an eventstore.SnapshotStore); default aggregate.DefaultSnapshotEvery.
+	SnapshotEvery int
 }
 
 // DefaultReminderPeriod is seed 001's "remindIn": 15 days.
@@ -103,13 +106,14 @@ func New(cfg Config) *Subscriptions {
 	reg := eventstore.NewRegistry()
 	contracts.Register(reg)
 	s := &Subscriptions{Events: reg, cfg: cfg, log: cfg.Logger}
-	// Customer streams grow with every usage report: read each one whole only once.
-	customers := newStreamCache(cfg.Store, streamCacheEvents)
-
+	// Customer streams grow by a usage report a minute: load them from a snapshot and the
+	// events after it (both event stores keep snapshots).
+	snapshots, _ := cfg.Store.(eventstore.SnapshotStore)
 	s.Customers = &Customers{
 		svc: &aggregate.Service[*domain.Customer]{
-			Store: customers, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
-			New: func(stream string) *domain.Customer { return domain.NewCustomer(domain.CustomerIDFromStream(stream)) },
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
+			New:       func(stream string) *domain.Customer { return domain.NewCustomer(domain.CustomerIDFromStream(stream)) },
+			Snapshots: snapshots, SnapshotEvery: cfg.SnapshotEvery, OnSnapshotError: s.snapshotFailed,
 		},
 		now: cfg.Now, random: cfg.Random, terms: cfg.ReminderPeriod,
 	}
@@ -150,9 +154,6 @@ func New(cfg Config) *Subscriptions {
 	return s
 }
 
-// streamCacheEvents bounds the events the customer stream cache keeps (about 0.5 KB each).
-const streamCacheEvents = 200_000
-
 // Now is the application's clock.
 func (s *Subscriptions) Now() time.Time { return s.cfg.Now() }
 
@@ -191,6 +192,12 @@ func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Eve
 			s.log.WarnContext(ctx, "projection after append failed; the topic will bring it again", "stream", e.Stream, "error", err)
 		}
 	}
+}
+
+// snapshotFailed logs a snapshot that could not be used or saved: the command went on by
+// replaying the stream, only slower.
+func (s *Subscriptions) snapshotFailed(ctx context.Context, stream string, err error) {
+	s.log.WarnContext(ctx, "snapshot not used; the stream was replayed", "stream", stream, "error", err)
 }
 
 // isDomain reports whether err is a domain rule saying no (as opposed to a failure of I/O).

@@ -2,7 +2,9 @@
 // each with one shape:
 //
 //   - Application services (Customers, Users) run commands on event-sourced aggregates through
-//     aggregate.Service: load the stream, call a domain method, append its events.
+//     aggregate.Service: load the stream, call a domain method, append its events. Customers,
+//     whose streams grow by a usage report a minute, load from a snapshot and the events
+//     after it (aggregate.Snapshotter).
 //   - Receptors (UsageReceptor, InvoiceReceptor) turn events into commands for a service:
 //     When(ctx, event) error.
 //   - Projections (CustomerViews, OutstandingInvoices, UserViews) keep one view document per

@@ -28,9 +28,16 @@ func (r *UsageReceptor) When(ctx context.Context, e eventstore.Event) error {
 		return fmt.Errorf("%w: %v", ErrUnusable, err)
 	}
 	ctx = eventstore.WithCommandID(eventstore.HandlingEvent(ctx, e), "usage:"+u.CustomerID+":"+u.ReportID)
-	return unusableIfDomain(r.customers.AddConsumption(ctx, AddConsumption{
+	err = r.customers.AddConsumption(ctx, AddConsumption{
 		CustomerID: u.CustomerID, ReportID: u.ReportID, Units: u.Units, From: u.From, To: u.To,
-	}))
+	})
+	if errors.Is(err, eventstore.ErrPartlyStored) {
+		// Some events of this report's command are stored (their ids derive from the command
+		// id): it was billed already, too long ago for the Customer to remember, and this re-run
+		// made other events. Billed once is done.
+		return nil
+	}
+	return unusableIfDomain(err)
 }
 
 // InvoiceReceptor: when an invoice is possibly expired, expire it (if still outstanding).
