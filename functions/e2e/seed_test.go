@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	cloudcontracts "meterline/functions/cloudapi/contracts"
+	"meterline/shared/eventstore"
 )
 
 // seedBound is seed 000's replication requirement: "within 1-2 seconds".
@@ -198,6 +201,16 @@ func TestContextsWorkWhileSubscriptionsIsDown(t *testing.T) {
 		return getCloudUsage(t, u.APIKey).Reported.Units == units
 	}); !ok {
 		t.Fatalf("the Cloud API did not report its usage while Subscriptions was down: %+v", getCloudUsage(t, u.APIKey))
+	}
+	// ... and the report waits in Subscriptions' subscription.
+	waiting := 0
+	for _, m := range peek(t, busClient(t), cloudcontracts.Source, subscriptionsApp, "", 0) {
+		if e, err := eventstore.UnmarshalEnvelope(m.Body); err == nil && e.Stream == cloudcontracts.UsageStream(customer) {
+			waiting++
+		}
+	}
+	if waiting == 0 {
+		t.Fatalf("no usage report of the customer waits in topic cloudapi, subscription subscriptions")
 	}
 
 	// The portal signs in (a new session, from its own replica) and shows the account.
