@@ -264,3 +264,76 @@ func TestContextsWorkWhileSubscriptionsIsDown(t *testing.T) {
 		t.Errorf("the portal's balance after the restart: %d, want %d", fresh.me(t).Balance, want.Balance)
 	}
 }
+
+// TestConsumersCatchUpAfterDowntime: the other side of seed 000's independence. The Cloud API and
+// the Product portal are stopped; Subscriptions keeps taking users, charges and payments; back
+// up, both replicate everything they missed: the new user's key and password, the customer's
+// lock, and the usage metered just before the stop is billed exactly once.
+func TestConsumersCatchUpAfterDowntime(t *testing.T) {
+	dumpLogsOnFailure(t)
+	consumers := []*appHost{sys.apps[cloudapiApp], sys.apps[productApp]}
+	t.Cleanup(func() {
+		for _, a := range consumers {
+			if !a.running() {
+				if err := a.start(); err != nil {
+					t.Errorf("restart %s: %v", a.name, err)
+				}
+			}
+		}
+	})
+	customer := createCustomer(t, "Patient Ltd")
+	old := createUser(t, customer, "first user's password")
+	waitForStatus(t, old.APIKey, http.StatusOK, 30*time.Second)
+	units := int64(1)
+	mustForecast(t, old.APIKey, 6) // metered just before the stop: maybe not reported yet
+	units += 6
+	t.Logf("at the stop: %+v", getCloudUsage(t, old.APIKey))
+	for _, a := range consumers {
+		if err := a.stop(); err != nil {
+			t.Fatalf("stop %s: %v", a.name, err)
+		}
+	}
+	stopped := time.Now()
+
+	// Subscriptions does its part alone.
+	fresh := createUser(t, customer, "second user's password")
+	charge(t, customer, paygCreditLimit+500)
+	if _, ok := eventually(10*time.Second, 50*time.Millisecond, func() bool { return getCustomer(t, customer).Status == "locked" }); !ok {
+		t.Fatalf("Subscriptions did not lock the customer on its own: %+v", getCustomer(t, customer))
+	}
+
+	for _, a := range consumers {
+		if err := a.start(); err != nil {
+			t.Fatalf("restart %s: %v", a.name, err)
+		}
+	}
+	restarted := time.Now()
+	t.Logf("Cloud API and portal down %v", restarted.Sub(stopped).Round(time.Millisecond))
+	// The new key is known and both keys are refused for the lock (403, not 401).
+	for _, u := range []user{fresh, old} {
+		if _, ok := eventually(30*time.Second, 20*time.Millisecond, func() bool { return access(u.APIKey) == http.StatusForbidden }); !ok {
+			t.Fatalf("after the restart, user %s: %d, want 403 (known key, customer locked)", u.UserID, access(u.APIKey))
+		}
+	}
+	t.Logf("restart -> Cloud API caught up (new key known, lock applied): %v", time.Since(restarted))
+	portal := newPortalSession()
+	portal.signInEventually(t, fresh)
+	if m := portal.me(t); m.Status != "locked" || m.CustomerID != customer {
+		t.Errorf("the portal after the restart: %+v, want the customer locked", m)
+	}
+
+	// The usage metered before the stop is billed once, whoever reported it when.
+	var v customerView
+	if _, ok := eventually(15*reportPeriod, 50*time.Millisecond, func() bool {
+		v = getCustomer(t, customer)
+		return v.Consumption.Units >= units
+	}); !ok {
+		t.Fatalf("the usage metered before the stop was never billed: %+v, want %d units", v.Consumption, units)
+	}
+	time.Sleep(2 * reportPeriod)
+	if got := getCustomer(t, customer); got.Consumption.Units != units || got.Consumption.Amount != paygPrice*units {
+		t.Errorf("consumption after the restart: %+v, want %d units, %d", got.Consumption, units, paygPrice*units)
+	}
+	pay(t, customer, 1_200)
+	waitAll(t, []user{old, fresh}, http.StatusOK, time.Now())
+}
