@@ -91,8 +91,8 @@ func (s *Service[A]) Load(ctx context.Context, stream string) (A, int64, error) 
 // started from (0 if none).
 func (s *Service[A]) load(ctx context.Context, stream string) (A, int64, int64, error) {
 	if s.Snapshots != nil {
-		if _, ok := any(s.New(stream)).(Snapshotter); !ok {
-			var zero A
+		var zero A
+		if _, ok := any(zero).(Snapshotter); !ok {
 			return zero, 0, 0, fmt.Errorf("%w: %T", ErrNotSnapshotter, zero)
 		}
 		if agg, at, ok := s.restore(ctx, stream); ok {

@@ -21,6 +21,10 @@
 // written before the transaction; the row keeps the blob name. The blobs of an append that
 // fails are deleted (best effort; a leftover is garbage no row points to).
 //
+// Snapshots (eventstore.SnapshotStore, snapshots.go): one row "s~snap" in the stream's
+// partition, outside the ranges Read and Pending query, replaced only by a snapshot of the
+// same or a higher version.
+//
 // The outbox: Pending scans outbox rows across all partitions, which is a full table scan on
 // the Table service (no index on RowKey alone): run it from a sweep every few minutes, not per
 // request. MarkPublished deletes the outbox rows.
