@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	mathrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"syscall"
@@ -163,5 +164,79 @@ func TestHandlerCrashMidInvocationIsRedeliveredAndAppliedOnce(t *testing.T) {
 	time.Sleep(3 * reportPeriod)
 	if got := getCustomer(t, customer).money(); got != want {
 		t.Errorf("customer %v after the crash: %+v, want %+v (applied twice?)", time.Since(killed).Round(time.Second), got, want)
+	}
+}
+
+// TestHandlerKilledDuringABurstAppliesEveryReportOnce: the crash above hits an invocation before
+// the handler did anything; this one kills the Subscriptions handler (SIGKILL) as soon as the host
+// starts applying a burst of usage reports for several customers, so that invocations die at
+// whatever point they reached (events appended or not, views updated or not). Every customer
+// must end up billed exactly once for its usage.
+func TestHandlerKilledDuringABurstAppliesEveryReportOnce(t *testing.T) {
+	dumpLogsOnFailure(t)
+	subs := sys.apps[subscriptionsApp]
+	type account struct {
+		customer string
+		key      string
+		units    int64
+	}
+	accounts := make([]account, 6)
+	for i := range accounts {
+		c := createCustomer(t, "Burst "+string(rune('A'+i)))
+		u := createUser(t, c, "")
+		accounts[i] = account{customer: c, key: u.APIKey, units: 0}
+	}
+	for i := range accounts {
+		waitForStatus(t, accounts[i].key, http.StatusOK, 30*time.Second)
+		accounts[i].units = 1
+	}
+	for _, a := range accounts {
+		if _, ok := eventually(15*reportPeriod, 50*time.Millisecond, func() bool { return getCustomer(t, a.customer).Consumption.Units == 1 }); !ok {
+			t.Fatalf("the first unit of %s never reached it", a.customer)
+		}
+	}
+
+	pid := subs.handlerPID()
+	mark := subs.logs.mark()
+	for i := range accounts {
+		h := 3 + 4*i
+		mustForecast(t, accounts[i].key, h)
+		accounts[i].units += int64(h)
+	}
+	// Kill on the first ApplyUsage of the burst, while the others are being received and run.
+	if _, ok := eventually(15*reportPeriod, time.Millisecond, func() bool {
+		return len(subs.logs.since(mark, func(l logLine) bool { return strings.HasPrefix(l.msg, "Executing 'Functions.ApplyUsage'") })) > 0
+	}); !ok {
+		t.Fatal("no ApplyUsage invocation for the burst")
+	}
+	// A random few milliseconds in: the invocation is somewhere in its storage round trips.
+	delay := time.Duration(mathrand.IntN(20)) * time.Millisecond
+	time.Sleep(delay)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+
+	for _, a := range accounts {
+		var v customerView
+		if _, ok := eventually(30*time.Second, 50*time.Millisecond, func() bool {
+			s, b, err := call(client, "GET", sys.url(subscriptionsApp)+"/api/subscriptions/customers/"+a.customer, nil, nil)
+			if err != nil || s != http.StatusOK {
+				return false
+			}
+			v = decode[customerView](t, b)
+			return v.Consumption.Units >= a.units
+		}); !ok {
+			t.Fatalf("%s never billed after the crash: %+v, want %d units", a.customer, v.Consumption, a.units)
+		}
+	}
+	t.Logf("handler %d killed %v into the burst: %d ApplyUsage and %d OnSubscriptionsEvent invocations failed; all applied %v after the kill",
+		pid, delay, subs.logs.executions(mark, "ApplyUsage", "Failed"), subs.logs.executions(mark, "OnSubscriptionsEvent", "Failed"), time.Since(killed).Round(time.Millisecond))
+	time.Sleep(2 * reportPeriod)
+	for _, a := range accounts {
+		want := money{Balance: -paygPrice * a.units, Units: a.units, Amount: paygPrice * a.units, CreditLimit: paygCreditLimit, Status: "active"}
+		if got := getCustomer(t, a.customer).money(); got != want {
+			t.Errorf("%s after the crash: %+v, want %+v", a.customer, got, want)
+		}
 	}
 }
