@@ -17,7 +17,8 @@
 // input gets a typed error and leaves storage unchanged.
 //
 // Publication: the Outbox lists appended events not yet published (package outbox dispatches
-// and sweeps them); package servicebus sends them, one message per event with MessageId = ID
+// and sweeps them; a StreamOutbox also lists those of one stream, so that a retried command
+// can flush them at once); package servicebus sends them, one message per event with MessageId = ID
 // and the envelope of MarshalEnvelope as body.
 //
 // Snapshots (snapshot.go): a SnapshotStore keeps the newest snapshot of an aggregate's state per
@@ -89,6 +90,16 @@ type Outbox interface {
 	// MarkPublished clears the publication marks of events (by stream and version). Clearing an
 	// already cleared mark is not an error.
 	MarkPublished(ctx context.Context, events ...Event) error
+}
+
+// StreamOutbox is an Outbox that can also list the pending events of one stream, cheaply
+// enough to ask on a request path (one partition on tables, not the whole-table scan of
+// Pending). Optional: the outbox dispatcher uses it when its Outbox has it.
+type StreamOutbox interface {
+	Outbox
+	// PendingIn lists the events of stream still marked for publication, in version order.
+	// A stream that does not exist has none; an invalid name is ErrInvalidStream.
+	PendingIn(ctx context.Context, stream string) ([]Event, error)
 }
 
 // Publisher sends events to the context's topic. Publishing the same event twice is allowed:

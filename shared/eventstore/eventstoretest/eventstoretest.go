@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"BadInputLeavesStorageUnchanged", testBadInput},
 		{"BigPayloadsRoundTrip", testBigPayloads},
 		{"Outbox", testOutbox},
+		{"PendingInOneStream", testPendingIn},
 		{"OrderingOfThousandEvents", testOrdering},
 		{"ConcurrentWritersOneWinnerPerVersion", testConcurrentWriters},
 		{"SnapshotsSaveAndLoad", snapshots(testSnapshotSaveAndLoad)},
@@ -443,6 +444,82 @@ func testOutbox(t *testing.T, s Store) {
 	if got := mustRead(t, s, "s1", 1); len(got) != 3 {
 		t.Fatalf("s1 has %d events after publication", len(got))
 	}
+}
+
+func testPendingIn(t *testing.T, s Store) {
+	so, ok := s.(eventstore.StreamOutbox)
+	if !ok {
+		t.Skipf("%T does not implement eventstore.StreamOutbox, which is optional", s)
+	}
+	ctx := context.Background()
+	pendingIn := func(stream string) []eventstore.Event {
+		t.Helper()
+		events, err := so.PendingIn(ctx, stream)
+		if err != nil {
+			t.Fatalf("PendingIn(%q): %v", stream, err)
+		}
+		return events
+	}
+	// s1's events among others': a stream whose name extends s1's, and one appended between.
+	a, b, c := evs("a", 3), evs("b", 2), evs("c", 1)
+	big := ev("big")
+	big.Data = bigJSON(100 << 10) // offloaded on tables
+	mustAppend(t, s, "s1", eventstore.NoStream, a...)
+	mustAppend(t, s, "s10", eventstore.NoStream, b...)
+	mustAppend(t, s, "s1", eventstore.Exact(3), big)
+	mustAppend(t, s, "s2", eventstore.NoStream, c...)
+	mustAppend(t, s, "s1", eventstore.Exact(4), ev("d"))
+
+	s1 := append(append(stored("s1", 1, a...), stored("s1", 4, big)...), stored("s1", 5, ev("d"))...)
+	sameEvents(t, pendingIn("s1"), s1)
+	sameEvents(t, pendingIn("s10"), stored("s10", 1, b...))
+	if got := pendingIn("missing"); len(got) != 0 {
+		t.Fatalf("PendingIn of a missing stream = %d events", len(got))
+	}
+
+	// Published ones leave the list, whatever their place; the rest keep version order.
+	if err := s.MarkPublished(ctx, s1[0], s1[2], s1[4]); err != nil {
+		t.Fatal(err)
+	}
+	sameEvents(t, pendingIn("s1"), []eventstore.Event{s1[1], s1[3]})
+	if err := s.MarkPublished(ctx, pendingIn("s1")...); err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingIn("s1"); len(got) != 0 {
+		t.Fatalf("PendingIn after publishing all = %d events", len(got))
+	}
+	// The other streams are untouched, here and in the store-wide list.
+	sameEvents(t, pendingIn("s10"), stored("s10", 1, b...))
+	if got := pendingIDs(t, s); !sameSet(got, []string{"b-0@s10", "b-1@s10", "c-0@s2"}) {
+		t.Fatalf("Pending after publishing s1 = %v", got)
+	}
+	if got := mustRead(t, s, "s1", 1); len(got) != 5 {
+		t.Fatalf("s1 has %d events after publication", len(got))
+	}
+	// A later append is pending on its own.
+	mustAppend(t, s, "s1", eventstore.Exact(5), ev("e"))
+	sameEvents(t, pendingIn("s1"), stored("s1", 6, ev("e")))
+
+	for _, bad := range []string{"", "a/b", "a?b", strings.Repeat("s", eventstore.MaxStreamLength+1)} {
+		if _, err := so.PendingIn(ctx, bad); !errors.Is(err, eventstore.ErrInvalidStream) {
+			t.Fatalf("PendingIn(%q) = %v, want ErrInvalidStream", bad, err)
+		}
+	}
+}
+
+// sameSet compares two lists of distinct strings in any order.
+func sameSet(got, want []string) bool {
+	seen := map[string]bool{}
+	for _, w := range want {
+		seen[w] = true
+	}
+	for _, g := range got {
+		if !seen[g] {
+			return false
+		}
+		delete(seen, g)
+	}
+	return len(seen) == 0 && len(got) == len(want)
 }
 
 func testOrdering(t *testing.T, s Store) {

@@ -13,7 +13,7 @@ import (
 	"meterline/shared/eventstore"
 )
 
-// Store is an in-memory eventstore.Store and eventstore.Outbox, safe for concurrent use.
+// Store is an in-memory eventstore.Store and eventstore.StreamOutbox, safe for concurrent use.
 type Store struct {
 	// Now stamps events appended without CreatedAt; nil means time.Now.
 	Now func() time.Time
@@ -37,7 +37,7 @@ type mark struct {
 
 var (
 	_ eventstore.Store         = (*Store)(nil)
-	_ eventstore.Outbox        = (*Store)(nil)
+	_ eventstore.StreamOutbox  = (*Store)(nil)
 	_ eventstore.SnapshotStore = (*Store)(nil)
 )
 
@@ -141,6 +141,30 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]eventstore.Event, err
 	out := make([]eventstore.Event, len(marks))
 	for i, m := range marks {
 		out[i] = clone(s.streams[m.stream].events[m.version-1])
+	}
+	return out, nil
+}
+
+// PendingIn implements eventstore.StreamOutbox.
+func (s *Store) PendingIn(ctx context.Context, name string) ([]eventstore.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := eventstore.ValidateStream(name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var versions []int64
+	for m := range s.pending {
+		if m.stream == name {
+			versions = append(versions, m.version)
+		}
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
+	out := make([]eventstore.Event, len(versions))
+	for i, v := range versions {
+		out[i] = clone(s.streams[name].events[v-1])
 	}
 	return out, nil
 }

@@ -1,7 +1,8 @@
 // Package outbox moves appended events to the context's topic. The store marks every appended
 // event as pending in the same transaction as the append; the Dispatcher publishes them right
 // after the append and clears the marks, and its Sweep re-publishes whatever is still marked
-// after a crash or a failed publish.
+// after a crash or a failed publish. FlushStream does the same for one stream at once, for a
+// retried command that finds its work stored but not yet published.
 //
 // Delivery is at least once: an event can be published twice (a sweep racing a dispatch, a
 // crash between publish and clear), always under the same message id (the event id), so
@@ -27,7 +28,7 @@ type Dispatcher struct {
 	Now func() time.Time
 	// SweepLimit caps the events one Sweep handles (the rest wait for the next); default 1000.
 	SweepLimit int
-	// Log reports the failures of AfterAppend; default slog.Default().
+	// Log reports the failures of AfterAppend and AfterNoChange; default slog.Default().
 	Log *slog.Logger
 }
 
@@ -52,12 +53,41 @@ func (d *Dispatcher) Dispatch(ctx context.Context, events []eventstore.Event) er
 // sweep (the events stay marked), never failing the command that already stored its events.
 func (d *Dispatcher) AfterAppend(ctx context.Context, events []eventstore.Event) {
 	if err := d.Dispatch(ctx, events); err != nil {
-		log := d.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		log.WarnContext(ctx, "events left to the outbox sweep", "error", err, "events", len(events))
+		d.logger().WarnContext(ctx, "events left to the outbox sweep", "error", err, "events", len(events))
 	}
+}
+
+// FlushStream publishes whatever is still pending in stream and clears the marks, if the
+// Outbox is an eventstore.StreamOutbox (otherwise it does nothing and leaves them to the
+// sweep). It is for a command that changed nothing: when that command is a retry of one
+// whose events were stored but never published (the process died in between), they go out
+// now rather than at the next sweep. Racing a dispatch of the same events only publishes
+// them twice, which consumers absorb.
+func (d *Dispatcher) FlushStream(ctx context.Context, stream string) error {
+	so, ok := d.Outbox.(eventstore.StreamOutbox)
+	if !ok {
+		return nil
+	}
+	pending, err := so.PendingIn(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("outbox: pending in %q: %w", stream, err)
+	}
+	return d.Dispatch(ctx, pending)
+}
+
+// AfterNoChange is FlushStream for aggregate.Service.FlushPending: like AfterAppend, a
+// failure is logged and left to the sweep.
+func (d *Dispatcher) AfterNoChange(ctx context.Context, stream string) {
+	if err := d.FlushStream(ctx, stream); err != nil {
+		d.logger().WarnContext(ctx, "events left to the outbox sweep", "error", err, "stream", stream)
+	}
+}
+
+func (d *Dispatcher) logger() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
 }
 
 // Sweep publishes the pending events created more than olderThan ago (younger ones are

@@ -1,10 +1,13 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -289,5 +292,72 @@ func TestSweepIsNotHeldBackByOneBadEvent(t *testing.T) {
 	}
 	if p, _ := s.Pending(ctx, 0); len(p) != 1 || p[0].ID != "b" {
 		t.Fatalf("pending %v", p)
+	}
+}
+
+// A retried command that changed nothing flushes its stream: only that stream's pending events
+// go out, at once, whatever their age.
+func TestFlushStreamPublishesOneStream(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newStore(t)
+			pub := &topic{}
+			var logged bytes.Buffer
+			d := &outbox.Dispatcher{Outbox: s, Publisher: pub, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+			now := time.Now()
+			if _, err := s.Append(ctx, "s1", eventstore.NoStream, ev("a", now), ev("b", now)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, "s2", eventstore.NoStream, ev("other", now)); err != nil {
+				t.Fatal(err)
+			}
+
+			// The bus is down: the error says so, and everything stays pending.
+			pub.fail = errors.New("bus down")
+			if err := d.FlushStream(ctx, "s1"); err == nil {
+				t.Fatal("FlushStream hid a failed publish")
+			}
+			d.AfterNoChange(ctx, "s1") // the bus is back: this one goes through
+			if got := fmt.Sprint(pub.received()); got != "[a b]" {
+				t.Fatalf("published %s", got)
+			}
+			if p, _ := s.Pending(ctx, 0); len(p) != 1 || p[0].ID != "other" {
+				t.Fatalf("pending after the flush of s1: %v", p)
+			}
+			if err := d.FlushStream(ctx, "s1"); err != nil || pub.count() != 2 {
+				t.Fatalf("second flush: %v, %d messages", err, pub.count())
+			}
+
+			// A failure of AfterNoChange is only logged.
+			pub.fail = errors.New("bus down")
+			d.AfterNoChange(ctx, "s2")
+			if !strings.Contains(logged.String(), "bus down") || !strings.Contains(logged.String(), "s2") {
+				t.Fatalf("log: %q", logged.String())
+			}
+			if p, _ := s.Pending(ctx, 0); len(p) != 1 {
+				t.Fatalf("pending after a failed flush: %v", p)
+			}
+			if err := d.FlushStream(ctx, "a/b"); !errors.Is(err, eventstore.ErrInvalidStream) {
+				t.Fatalf("FlushStream of a bad name = %v", err)
+			}
+		})
+	}
+}
+
+// An outbox that cannot list one stream leaves everything to the sweep.
+func TestFlushStreamWithoutStreamOutboxDoesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	pub := &topic{}
+	d := &outbox.Dispatcher{Outbox: struct{ eventstore.Outbox }{s}, Publisher: pub}
+	if _, err := s.Append(ctx, "s", eventstore.NoStream, ev("a", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.FlushStream(ctx, "s"); err != nil || pub.count() != 0 {
+		t.Fatalf("FlushStream = %v, %d messages", err, pub.count())
+	}
+	if p, _ := s.Pending(ctx, 0); len(p) != 1 {
+		t.Fatalf("pending: %v", p)
 	}
 }

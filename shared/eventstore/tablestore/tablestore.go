@@ -27,6 +27,7 @@
 //
 // The outbox: Pending scans outbox rows across all partitions, which is a full table scan on
 // the Table service (no index on RowKey alone): run it from a sweep every few minutes, not per
+// request. PendingIn stays in one stream's partition (two range queries), cheap enough for a
 // request. MarkPublished deletes the outbox rows.
 package tablestore
 
@@ -37,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"sort"
@@ -64,7 +66,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is an eventstore.Store and eventstore.Outbox on one table. Safe for concurrent use.
+// Store is an eventstore.Store and eventstore.StreamOutbox on one table. Safe for concurrent use.
 type Store struct {
 	table     *aztables.Client
 	blobs     *azblob.Client
@@ -76,8 +78,8 @@ type Store struct {
 }
 
 var (
-	_ eventstore.Store  = (*Store)(nil)
-	_ eventstore.Outbox = (*Store)(nil)
+	_ eventstore.Store        = (*Store)(nil)
+	_ eventstore.StreamOutbox = (*Store)(nil)
 )
 
 // maxKnownStreams bounds the memory of seen versions; past it the map starts afresh (it is
@@ -452,8 +454,22 @@ func (s *Store) Read(ctx context.Context, stream string, from int64) ([]eventsto
 		return nil, err
 	}
 	from = max(from, 1)
+	events, err := s.readEvents(ctx, stream, eventRowKey(from), headRow)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(events); n > 0 {
+		s.sawVersion(stream, events[n-1].Version)
+	}
+	return events, nil
+}
+
+// readEvents returns the events of stream whose rows lie in the RowKey range [from, to], with
+// their offloaded payloads: one range query in the partition, paged by the SDK. The header
+// row, if in the range, only tells the stream's version.
+func (s *Store) readEvents(ctx context.Context, stream, from, to string) ([]eventstore.Event, error) {
 	filter := "PartitionKey eq " + odataString(stream) +
-		" and RowKey ge " + odataString(eventRowKey(from)) + " and RowKey le " + odataString(headRow)
+		" and RowKey ge " + odataString(from) + " and RowKey le " + odataString(to)
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	var events []eventstore.Event
 	for pager.More() {
@@ -478,9 +494,6 @@ func (s *Store) Read(ctx context.Context, stream string, from int64) ([]eventsto
 			}
 			events = append(events, e)
 		}
-	}
-	if n := len(events); n > 0 {
-		s.sawVersion(stream, events[n-1].Version)
 	}
 	return events, nil
 }
@@ -546,6 +559,45 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]eventstore.Event, err
 		events = append(events, e)
 	}
 	return events, nil
+}
+
+// PendingIn implements eventstore.StreamOutbox: two range queries in the stream's partition,
+// none across the table: its outbox rows, then its event rows from the lowest pending version
+// to the highest (the published ones in between are read and dropped).
+func (s *Store) PendingIn(ctx context.Context, stream string) ([]eventstore.Event, error) {
+	if err := eventstore.ValidateStream(stream); err != nil {
+		return nil, err
+	}
+	filter := "PartitionKey eq " + odataString(stream) +
+		" and RowKey ge " + odataString(outboxPrefix) + " and RowKey lt " + odataString(outboxEnd)
+	rows, err := s.query(ctx, filter, "RowKey,Version")
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	marked := make(map[int64]bool, len(rows))
+	lowest, highest := int64(math.MaxInt64), int64(0)
+	for _, b := range rows {
+		var m versionEntity
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("tablestore: outbox row of %q: %w", stream, err)
+		}
+		marked[m.Version] = true
+		lowest, highest = min(lowest, m.Version), max(highest, m.Version)
+	}
+	events, err := s.readEvents(ctx, stream, eventRowKey(lowest), eventRowKey(highest))
+	if err != nil {
+		return nil, err
+	}
+	pending := events[:0]
+	for _, e := range events {
+		if marked[e.Version] {
+			pending = append(pending, e)
+		}
+	}
+	if len(pending) != len(marked) {
+		return nil, fmt.Errorf("tablestore: %q has %d outbox marks but only %d of their events", stream, len(marked), len(pending))
+	}
+	return pending, nil
 }
 
 // inStreamOrder puts each stream's marks back in version order, keeping the places the time
