@@ -32,8 +32,9 @@ func Example() {
 	dispatcher := &outbox.Dispatcher{Outbox: store, Publisher: printer{}}
 	accounts := &aggregate.Service[*account]{
 		Store: store, Events: events, Source: "bank",
-		New:      func(string) *account { return &account{} },
-		Dispatch: dispatcher.AfterAppend,
+		New:          func(string) *account { return &account{} },
+		Dispatch:     dispatcher.AfterAppend,
+		FlushPending: dispatcher.AfterNoChange,
 	}
 
 	// The id of the incoming request makes a retry of it harmless.

@@ -42,7 +42,11 @@ type Service[A Root] struct {
 	// Dispatch, if set, publishes the stored events right after the append (the outbox
 	// dispatcher); its failures are left to the outbox sweep.
 	Dispatch func(ctx context.Context, events []eventstore.Event)
-	Now      func() time.Time // default time.Now
+	// FlushPending, if set, is called when a command changes nothing: a retry of a command
+	// whose events were stored but not yet published gets them out now rather than at the
+	// next sweep (the outbox dispatcher's AfterNoChange). Its failures are its own to log.
+	FlushPending func(ctx context.Context, stream string)
+	Now          func() time.Time // default time.Now
 
 	// Snapshots, if set, keeps snapshots of the aggregates (A must implement Snapshotter).
 	Snapshots eventstore.SnapshotStore
@@ -204,7 +208,9 @@ func (s *Service[A]) apply(agg A, version int64, events []eventstore.Event) (int
 // events (nil if the command made none); domain errors of the command come back unchanged.
 //
 // With a command id in ctx (eventstore.WithCommandID) the event ids are deterministic, so
-// executing the same command again after a success stores nothing twice.
+// executing the same command again after a success stores nothing twice. Either way a retry
+// publishes what the first run stored but did not publish: a re-append of the same events is
+// a duplicate that Dispatch gets, and a command that makes no changes calls FlushPending.
 func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A) ([]any, error)) ([]eventstore.Event, error) {
 	attempts := s.MaxAttempts
 	if attempts <= 0 {
@@ -228,6 +234,11 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 			return nil, err
 		}
 		if len(changes) == 0 {
+			// Perhaps a retry after a crash between append and publication (the events that
+			// made this a no-op are stored but maybe unpublished): flush the stream.
+			if s.FlushPending != nil {
+				s.FlushPending(ctx, stream)
+			}
 			return nil, nil
 		}
 		events, err := s.Events.NewEvents(ctx, s.Source, stream, now(), changes...)
