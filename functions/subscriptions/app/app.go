@@ -111,7 +111,8 @@ func New(cfg Config) *Subscriptions {
 	snapshots, _ := cfg.Store.(eventstore.SnapshotStore)
 	s.Customers = &Customers{
 		svc: &aggregate.Service[*domain.Customer]{
-			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now,
+			Dispatch: s.afterAppend, FlushPending: s.flushPending,
 			New:       func(stream string) *domain.Customer { return domain.NewCustomer(domain.CustomerIDFromStream(stream)) },
 			Snapshots: snapshots, SnapshotEvery: cfg.SnapshotEvery, OnSnapshotError: s.snapshotFailed,
 		},
@@ -119,7 +120,8 @@ func New(cfg Config) *Subscriptions {
 	}
 	s.Users = &Users{
 		svc: &aggregate.Service[*domain.User]{
-			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now, Dispatch: s.afterAppend,
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now,
+			Dispatch: s.afterAppend, FlushPending: s.flushPending,
 			New: func(stream string) *domain.User { return domain.NewUser(domain.UserIDFromStream(stream)) },
 		},
 		customers: s.Customers,
@@ -147,7 +149,8 @@ func New(cfg Config) *Subscriptions {
 	}
 
 	s.ExpiryTracker = &InvoiceExpiryTracker{
-		outstanding: s.Outstanding.Docs, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod, after: s.afterAppend,
+		outstanding: s.Outstanding.Docs, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod,
+		after: s.afterAppend, flush: s.flushPending,
 	}
 	s.MonthlyInvoicing = &MonthlyInvoicing{customers: s.Customers, views: s.CustomerViews.Docs}
 	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox}
@@ -191,6 +194,16 @@ func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Eve
 		if err := s.Project(ctx, e.Stream); err != nil {
 			s.log.WarnContext(ctx, "projection after append failed; the topic will bring it again", "stream", e.Stream, "error", err)
 		}
+	}
+}
+
+// flushPending runs after a command that changed nothing, perhaps the retry of one that
+// stored its events and died before publishing them (the Service Bus message was redelivered):
+// publish what is pending in the stream now, not at the next sweep. Failures are logged and
+// left to the sweep; the topic brings the events to the projections.
+func (s *Subscriptions) flushPending(ctx context.Context, stream string) {
+	if s.cfg.Outbox != nil {
+		s.cfg.Outbox.AfterNoChange(ctx, stream)
 	}
 }
 

@@ -21,6 +21,9 @@ type InvoiceExpiryTracker struct {
 	events      *eventstore.Registry
 	reminder    time.Duration
 	after       func(ctx context.Context, events []eventstore.Event)
+	// flush publishes the stream's pending events when a run finds events stored already (the
+	// run that stored them may have died before publishing them).
+	flush func(ctx context.Context, stream string)
 }
 
 // Run checks every outstanding invoice against now and returns how many it reported as
@@ -40,13 +43,17 @@ func (t *InvoiceExpiryTracker) Run(ctx context.Context, now time.Time) (int, err
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].InvoiceID < due[j].InvoiceID })
 	var errs []error
+	stored := false // some were stored by an earlier run, which may have died before publishing
 	for _, p := range due {
 		ctx := eventstore.WithCommandID(ctx, "possibly-expired:"+p.InvoiceID)
 		events, err := t.events.NewEvents(ctx, contracts.Source, contracts.InvoiceTrackerStream, now, p)
 		if err == nil {
 			var app eventstore.Appended
 			app, err = t.store.Append(ctx, contracts.InvoiceTrackerStream, eventstore.Any, events...)
-			if err == nil && !app.Duplicate {
+			switch {
+			case err == nil && app.Duplicate:
+				stored = true
+			case err == nil:
 				events[0].Version = app.FirstVersion
 				t.after(ctx, events)
 			}
@@ -54,6 +61,9 @@ func (t *InvoiceExpiryTracker) Run(ctx context.Context, now time.Time) (int, err
 		if err != nil {
 			errs = append(errs, fmt.Errorf("invoice %s: %w", p.InvoiceID, err))
 		}
+	}
+	if stored {
+		t.flush(ctx, contracts.InvoiceTrackerStream)
 	}
 	return len(due), errors.Join(errs...)
 }
