@@ -16,5 +16,7 @@
 // Right after an append, services publish the events through the outbox dispatcher and project
 // the streams they changed (Subscriptions.afterAppend), so other contexts hear within a second
 // and a client reads its own writes; the same events come back through the topic and the
-// outbox sweep republishes whatever failed, all idempotently.
+// outbox sweep republishes whatever failed, all idempotently. A redelivered command that finds
+// its work done (the handler died between append and publication) publishes what its stream
+// still has pending at once (Subscriptions.flushPending), rather than at the next sweep.
 package app
