@@ -103,9 +103,18 @@ func (u UsageReporter) publish(ctx context.Context, r domain.Report) error {
 	if err != nil {
 		return fmt.Errorf("append report %s: %w", r.ReportID, err)
 	}
-	if u.Dispatch != nil && !appended.Duplicate {
-		for i := range events {
-			events[i].Version = appended.FirstVersion + int64(i)
+	if u.Dispatch != nil {
+		if appended.Duplicate {
+			// Stored by a run that crashed before publishing, perhaps: publish what is stored
+			// (consumers dedupe by event id if it did go out).
+			if events, err = u.Store.Read(ctx, stream, appended.FirstVersion); err != nil {
+				return fmt.Errorf("read report %s: %w", r.ReportID, err)
+			}
+			events = events[:min(len(events), int(appended.LastVersion-appended.FirstVersion+1))]
+		} else {
+			for i := range events {
+				events[i].Version = appended.FirstVersion + int64(i)
+			}
 		}
 		u.Dispatch(ctx, events)
 	}

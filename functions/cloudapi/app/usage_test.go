@@ -129,6 +129,33 @@ func TestUsageReporterReportsEverythingOnce(t *testing.T) {
 
 // A crash between the append and the mark, or between the assignment and the append, followed
 // by more usage and a rerun: every unit is reported exactly once, under the same report id.
+// A crash between the append and its publication: the next run finds the report open, its
+// append is a duplicate, and it publishes the stored event then instead of leaving it to the sweep.
+func TestUsageReporterPublishesWhatACrashLeftUnpublished(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	log, reg, mem := meterlog.NewMemory(), registry(), memstore.New()
+	cm := &crashingMeter{MeterLog: log, crashes: 1} // crashes at mark, after the append
+	var published []eventstore.Event
+	rep := app.UsageReporter{Meter: cm, Store: mem, Events: reg}
+	meter(t, log, "c1", 4, 3, t0)
+	if err := rep.Run(ctx); !errors.Is(err, errCrash) {
+		t.Fatalf("first run: %v, want the crash", err)
+	}
+	rep.Dispatch = func(_ context.Context, events []eventstore.Event) { published = append(published, events...) }
+	if err := rep.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := mem.Read(ctx, "usage-c1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 || len(published) != 1 || published[0].ID != stored[0].ID || published[0].Version != 1 ||
+		!published[0].CreatedAt.Equal(stored[0].CreatedAt) {
+		t.Fatalf("published %+v, stored %+v", published, stored)
+	}
+}
+
 func TestUsageReporterCrashNeverDoubleBills(t *testing.T) {
 	for _, crash := range []string{"between append and mark", "between assign and append"} {
 		t.Run(crash, func(t *testing.T) {
