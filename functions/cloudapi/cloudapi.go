@@ -84,7 +84,7 @@ func New(deps Deps) *funcapp.App {
 	projection := app.AccessProjection{Store: deps.Access}
 	reporter := app.UsageReporter{Meter: deps.Meter, Store: deps.Events, Events: reg, Now: deps.Now}
 	if deps.Outbox != nil {
-		reporter.Dispatch = deps.Outbox.AfterAppend
+		reporter.Dispatch, reporter.FlushPending = deps.Outbox.AfterAppend, deps.Outbox.AfterNoChange
 	}
 
 	a.HTTP("Forecast", funcapp.HTTPTrigger{Methods: []string{"POST"}, Route: "cloud/forecast", AuthLevel: "anonymous"}, api.handleForecast())

@@ -31,7 +31,10 @@ type UsageReporter struct {
 	// Dispatch publishes appended events at once (the outbox dispatcher); optional, failures
 	// are left to the outbox sweep.
 	Dispatch func(ctx context.Context, events []eventstore.Event)
-	Now      func() time.Time
+	// FlushPending publishes what a stream still has pending (the outbox dispatcher's
+	// AfterNoChange); optional. A report found already stored may not have gone out yet.
+	FlushPending func(ctx context.Context, stream string)
+	Now          func() time.Time
 }
 
 // Run reports every customer's unreported consumption. It carries on past a failing customer
@@ -103,18 +106,13 @@ func (u UsageReporter) publish(ctx context.Context, r domain.Report) error {
 	if err != nil {
 		return fmt.Errorf("append report %s: %w", r.ReportID, err)
 	}
-	if u.Dispatch != nil {
-		if appended.Duplicate {
-			// Stored by a run that crashed before publishing, perhaps: publish what is stored
-			// (consumers dedupe by event id if it did go out).
-			if events, err = u.Store.Read(ctx, stream, appended.FirstVersion); err != nil {
-				return fmt.Errorf("read report %s: %w", r.ReportID, err)
-			}
-			events = events[:min(len(events), int(appended.LastVersion-appended.FirstVersion+1))]
-		} else {
-			for i := range events {
-				events[i].Version = appended.FirstVersion + int64(i)
-			}
+	switch {
+	case appended.Duplicate && u.FlushPending != nil:
+		// Stored by a run that crashed, perhaps before publishing: publish it if still pending.
+		u.FlushPending(ctx, stream)
+	case !appended.Duplicate && u.Dispatch != nil:
+		for i := range events {
+			events[i].Version = appended.FirstVersion + int64(i)
 		}
 		u.Dispatch(ctx, events)
 	}

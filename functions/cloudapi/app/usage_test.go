@@ -14,6 +14,7 @@ import (
 	"meterline/functions/cloudapi/meterlog"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	"meterline/shared/eventstore/outbox"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -136,24 +137,38 @@ func TestUsageReporterPublishesWhatACrashLeftUnpublished(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	log, reg, mem := meterlog.NewMemory(), registry(), memstore.New()
 	cm := &crashingMeter{MeterLog: log, crashes: 1} // crashes at mark, after the append
-	var published []eventstore.Event
-	rep := app.UsageReporter{Meter: cm, Store: mem, Events: reg}
+	pub := &recordingPublisher{}
+	dispatcher := &outbox.Dispatcher{Outbox: mem, Publisher: pub}
+	rep := app.UsageReporter{Meter: cm, Store: mem, Events: reg} // the crash comes before any publication
 	meter(t, log, "c1", 4, 3, t0)
 	if err := rep.Run(ctx); !errors.Is(err, errCrash) {
 		t.Fatalf("first run: %v, want the crash", err)
 	}
-	rep.Dispatch = func(_ context.Context, events []eventstore.Event) { published = append(published, events...) }
-	if err := rep.Run(ctx); err != nil {
-		t.Fatal(err)
+	rep.Dispatch, rep.FlushPending = dispatcher.AfterAppend, dispatcher.AfterNoChange
+	for range 2 { // the second run finds nothing to do and publishes nothing more
+		if err := rep.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	stored, err := mem.Read(ctx, "usage-c1", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) != 1 || len(published) != 1 || published[0].ID != stored[0].ID || published[0].Version != 1 ||
-		!published[0].CreatedAt.Equal(stored[0].CreatedAt) {
-		t.Fatalf("published %+v, stored %+v", published, stored)
+	pending, err := mem.Pending(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if len(stored) != 1 || len(pub.events) != 1 || pub.events[0].ID != stored[0].ID || len(pending) != 0 {
+		t.Fatalf("published %+v, stored %+v, pending %d", pub.events, stored, len(pending))
+	}
+}
+
+// recordingPublisher keeps what it is asked to publish.
+type recordingPublisher struct{ events []eventstore.Event }
+
+func (p *recordingPublisher) Publish(_ context.Context, events ...eventstore.Event) error {
+	p.events = append(p.events, events...)
+	return nil
 }
 
 func TestUsageReporterCrashNeverDoubleBills(t *testing.T) {
