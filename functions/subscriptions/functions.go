@@ -131,24 +131,15 @@ func NewWithApplication(deps Deps) (*funcapp.App, *app.Subscriptions) {
 	fa.ServiceBus("OnSubscriptionsEvent", funcapp.ServiceBusTrigger{Topic: contracts.Topic, Subscription: OwnSubscriptionOnTopics, Connection: ServiceBusConnection},
 		receptor(s.OnOwnEvent))
 
-	fa.Timer("InvoiceExpiryTracker", funcapp.TimerTrigger{Schedule: "%" + SettingExpirySchedule + "%"}, func(ctx context.Context, _ funcapp.TimerInfo) error {
-		n, err := s.ExpiryTracker.Run(ctx, s.Now())
-		funcapp.Logger(ctx).InfoContext(ctx, "invoice expiry tracker", "possiblyExpired", n)
-		return err
-	})
-	fa.Timer("MonthlyInvoicing", funcapp.TimerTrigger{Schedule: "%" + SettingInvoicing + "%"}, func(ctx context.Context, _ funcapp.TimerInfo) error {
-		n, err := s.MonthlyInvoicing.Run(ctx, s.Now())
-		funcapp.Logger(ctx).InfoContext(ctx, "monthly invoicing", "customers", n, "period", app.PreviousMonth(s.Now()))
-		return err
-	})
-	fa.Timer("OutboxSweep", funcapp.TimerTrigger{Schedule: "%" + SettingOutboxSweep + "%"}, func(ctx context.Context, _ funcapp.TimerInfo) error {
-		n, err := s.OutboxSweep.Run(ctx)
-		if n > 0 {
-			funcapp.Logger(ctx).InfoContext(ctx, "outbox sweep republished events", "events", n)
-		}
-		return err
-	})
+	fa.Timer("InvoiceExpiryTracker", funcapp.TimerTrigger{Schedule: "%" + SettingExpirySchedule + "%"}, task(s.ExpiryTracker.Run))
+	fa.Timer("MonthlyInvoicing", funcapp.TimerTrigger{Schedule: "%" + SettingInvoicing + "%"}, task(s.MonthlyInvoicing.Run))
+	fa.Timer("OutboxSweep", funcapp.TimerTrigger{Schedule: "%" + SettingOutboxSweep + "%"}, task(s.OutboxSweep.Run))
 	return fa, s
+}
+
+// task is the timer function of a task: the timer's details do not matter to it.
+func task(run func(ctx context.Context) error) func(context.Context, funcapp.TimerInfo) error {
+	return func(ctx context.Context, _ funcapp.TimerInfo) error { return run(ctx) }
 }
 
 func settingOr(setting func(string) string, name string) string {

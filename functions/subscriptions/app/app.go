@@ -149,11 +149,12 @@ func New(cfg Config) *Subscriptions {
 	}
 
 	s.ExpiryTracker = &InvoiceExpiryTracker{
+		Now:         cfg.Now,
 		outstanding: s.Outstanding.Docs, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod,
-		after: s.afterAppend, flush: s.flushPending,
+		after: s.afterAppend, flush: s.flushPending, log: cfg.Logger,
 	}
-	s.MonthlyInvoicing = &MonthlyInvoicing{customers: s.Customers, views: s.CustomerViews.Docs}
-	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox}
+	s.MonthlyInvoicing = &MonthlyInvoicing{Now: cfg.Now, customers: s.Customers, views: s.CustomerViews.Docs, log: cfg.Logger}
+	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox, log: cfg.Logger}
 	return s
 }
 

@@ -11,7 +11,8 @@
 //     stream. They read the stream itself from the event store and apply every event after the
 //     last version the document saw, so a redelivered, duplicated or out-of-order message
 //     changes nothing twice: a message only says "this stream moved".
-//   - Tasks (InvoiceExpiryTracker, MonthlyInvoicing, OutboxSweep) run on a timer: Run(ctx, now).
+//   - Tasks (InvoiceExpiryTracker, MonthlyInvoicing, OutboxSweep) run on a timer: Run(ctx) error,
+//     reading the time from their Now field (the outbox sweep, from its dispatcher's).
 //
 // Right after an append, services publish the events through the outbox dispatcher and project
 // the streams they changed (Subscriptions.afterAppend), so other contexts hear within a second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 // InvoicePossiblyExpired for each, in stream "invoice-tracker" (seed 001's task). The event id
 // is derived from the invoice id, so a re-run, or two overlapping runs, record it once.
 type InvoiceExpiryTracker struct {
+	Now func() time.Time // default time.Now
+
 	outstanding Docs[OutstandingInvoices]
 	store       eventstore.Store
 	events      *eventstore.Registry
@@ -24,14 +27,16 @@ type InvoiceExpiryTracker struct {
 	// flush publishes the stream's pending events when a run finds events stored already (the
 	// run that stored them may have died before publishing them).
 	flush func(ctx context.Context, stream string)
+	log   *slog.Logger
 }
 
-// Run checks every outstanding invoice against now and returns how many it reported as
-// possibly expired (reported again on every run until expired or paid; stored once).
-func (t *InvoiceExpiryTracker) Run(ctx context.Context, now time.Time) (int, error) {
+// Run checks every outstanding invoice against the clock and reports the ones past the
+// reminder period as possibly expired (again on every run until expired or paid; stored once).
+func (t *InvoiceExpiryTracker) Run(ctx context.Context) error {
+	now := nowFrom(t.Now)
 	docs, err := t.outstanding.List(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	var due []contracts.InvoicePossiblyExpired
 	for _, d := range docs {
@@ -65,22 +70,26 @@ func (t *InvoiceExpiryTracker) Run(ctx context.Context, now time.Time) (int, err
 	if stored {
 		t.flush(ctx, contracts.InvoiceTrackerStream)
 	}
-	return len(due), errors.Join(errs...)
+	t.log.InfoContext(ctx, "invoice expiry tracker", "possiblyExpired", len(due), "failed", len(errs))
+	return errors.Join(errs...)
 }
 
 // MonthlyInvoicing closes the previous calendar month (UTC) of every customer into an invoice.
 // Re-running it for the same month issues nothing twice.
 type MonthlyInvoicing struct {
+	Now func() time.Time // default time.Now
+
 	customers *Customers
 	views     Docs[CustomerView]
+	log       *slog.Logger
 }
 
-// Run invoices the month before now and returns how many customers it went through.
-func (m *MonthlyInvoicing) Run(ctx context.Context, now time.Time) (int, error) {
-	period := PreviousMonth(now)
+// Run invoices every customer for the month before the clock's month.
+func (m *MonthlyInvoicing) Run(ctx context.Context) error {
+	period := PreviousMonth(nowFrom(m.Now))
 	docs, err := m.views.List(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	var errs []error
 	for _, d := range docs {
@@ -92,7 +101,8 @@ func (m *MonthlyInvoicing) Run(ctx context.Context, now time.Time) (int, error) 
 			errs = append(errs, fmt.Errorf("customer %s: %w", d.CustomerID, err))
 		}
 	}
-	return len(docs), errors.Join(errs...)
+	m.log.InfoContext(ctx, "monthly invoicing", "period", period, "customers", len(docs), "failed", len(errs))
+	return errors.Join(errs...)
 }
 
 // PreviousMonth is the billing period ("2026-10") before the month of now (UTC).
@@ -104,15 +114,30 @@ func PreviousMonth(now time.Time) string {
 // OutboxSweep publishes events whose publication right after their append failed (or never
 // happened: the process stopped in between). Consumers dedupe by event id, so publishing
 // twice is harmless.
-type OutboxSweep struct{ outbox *outbox.Dispatcher }
+type OutboxSweep struct {
+	outbox *outbox.Dispatcher
+	log    *slog.Logger
+}
 
 // SweepAge leaves alone the events younger than this: their dispatch is probably under way.
 const SweepAge = 10 * time.Second
 
-// Run publishes the pending events older than SweepAge and returns how many.
-func (s *OutboxSweep) Run(ctx context.Context) (int, error) {
+// Run publishes the pending events older than SweepAge (by the dispatcher's clock).
+func (s *OutboxSweep) Run(ctx context.Context) error {
 	if s.outbox == nil {
-		return 0, nil
+		return nil
 	}
-	return s.outbox.Sweep(ctx, SweepAge)
+	n, err := s.outbox.Sweep(ctx, SweepAge)
+	if n > 0 {
+		s.log.InfoContext(ctx, "outbox sweep republished events", "events", n)
+	}
+	return err
+}
+
+// nowFrom reads a task's clock: a field, so tests control time.
+func nowFrom(clock func() time.Time) time.Time {
+	if clock == nil {
+		return time.Now()
+	}
+	return clock()
 }
