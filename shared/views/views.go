@@ -176,17 +176,37 @@ func (d *Docs[T]) Delete(ctx context.Context, key string) error {
 
 // List returns every document of the collection in key order. Meant for small collections.
 func (d *Docs[T]) List(ctx context.Context) ([]T, error) {
+	entries, err := d.Entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(entries))
+	for i, e := range entries {
+		out[i] = e.Doc
+	}
+	return out, nil
+}
+
+// Entry is a document with the key it is stored under.
+type Entry[T any] struct {
+	Key string
+	Doc T
+}
+
+// Entries is List with each document's key, for callers that change or delete what they find
+// (sweeps of documents whose key is not inside them).
+func (d *Docs[T]) Entries(ctx context.Context) ([]Entry[T], error) {
 	stored, err := d.backend.List(ctx, d.name)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, 0, len(stored))
+	out := make([]Entry[T], 0, len(stored))
 	for _, s := range stored {
-		var doc T
-		if err := json.Unmarshal(s.Data, &doc); err != nil {
+		e := Entry[T]{Key: s.Key}
+		if err := json.Unmarshal(s.Data, &e.Doc); err != nil {
 			return nil, fmt.Errorf("views: decode %s/%s: %w", d.name, s.Key, err)
 		}
-		out = append(out, doc)
+		out = append(out, e)
 	}
 	return out, nil
 }

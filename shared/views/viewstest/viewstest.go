@@ -169,6 +169,15 @@ func Run(t *testing.T, newBackend func(t *testing.T) views.Backend) {
 		if want := []string{"a", "a/1", "b", "c"}; !slices.Equal(got, want) {
 			t.Fatalf("List = %v, want %v", got, want)
 		}
+		entries, err := a.Entries(ctx)
+		if err != nil || len(entries) != len(list) {
+			t.Fatalf("Entries: %d, %v; List: %d", len(entries), err, len(list))
+		}
+		for i, e := range entries {
+			if e.Key != got[i] || e.Doc.Customer != got[i] { // each document's Customer is its key
+				t.Errorf("Entries[%d] = %q %+v, want key %q", i, e.Key, e.Doc, got[i])
+			}
+		}
 		raw, err := b.List(ctx, "a")
 		if err != nil || len(raw) != 4 {
 			t.Fatalf("Backend.List: %d docs, %v", len(raw), err)
