@@ -64,4 +64,5 @@ func TestPortalOnAzurite(t *testing.T) {
 	t.Run("Throttle", func(t *testing.T) { checkThrottle(t, table("productthrottle")) })
 	t.Run("ReplicatedAccount", func(t *testing.T) { checkReplicatedAccount(t, table("productreplica")) })
 	t.Run("ConcurrentDeliveries", func(t *testing.T) { checkConcurrentDeliveries(t, table("productconcurrent")) })
+	t.Run("Sweep", func(t *testing.T) { checkSweep(t, table("productsweep")) })
 }

@@ -10,6 +10,7 @@
 //	Me                  GET  /api/product/me         the signed-in user's account, invoices, usage
 //	ReplicateAccounts   Service Bus topic "subscriptions", subscription "product"
 //	ReplicateUsage      Service Bus topic "cloudapi", subscription "product"
+//	SweepSessions       timer, schedule from app setting ProductSessionSweepSchedule ("0 */15 * * * *")
 //
 // Independence: sign-in and every page read only Product's own views, replicated from the
 // other contexts' events (package acl -> package domain -> app.Projection). With Subscriptions
@@ -26,6 +27,7 @@ package product
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"meterline/functions/product/acl"
@@ -44,11 +46,19 @@ type Deps struct {
 	SecureCookie bool
 	SessionTTL   time.Duration    // default app.DefaultSessionTTL
 	Now          func() time.Time // default time.Now
+	Logger       *slog.Logger     // default slog.Default()
 }
+
+// DefaultSessionSweepSchedule is the value the ProductSessionSweepSchedule app setting should
+// hold (local.settings.json): every 15 minutes.
+const DefaultSessionSweepSchedule = "0 */15 * * * *"
 
 // New registers the portal's functions.
 func New(deps Deps) *funcapp.App {
 	a := funcapp.New(Name)
+	if deps.Logger != nil {
+		a.Logger = deps.Logger
+	}
 	p := &portal{
 		sessions:     app.Sessions{Views: deps.Views, TTL: deps.SessionTTL, Now: deps.Now},
 		portal:       app.Portal{Views: deps.Views},
@@ -56,6 +66,7 @@ func New(deps Deps) *funcapp.App {
 	}
 	projection := app.Projection{Views: deps.Views}
 	receptor := func(ctx context.Context, m *funcapp.Message) error { return replicate(ctx, projection, m) }
+	sweeper := app.SessionSweeper{Views: deps.Views, Now: deps.Now, Log: deps.Logger}
 
 	a.HTTP("SignIn", funcapp.HTTPTrigger{Methods: []string{"POST"}, Route: "product/signin", AuthLevel: "anonymous"}, p.handleSignIn())
 	a.HTTP("SignOut", funcapp.HTTPTrigger{Methods: []string{"POST"}, Route: "product/signout", AuthLevel: "anonymous"}, p.handleSignOut())
@@ -63,6 +74,8 @@ func New(deps Deps) *funcapp.App {
 	a.HTTP("Portal", funcapp.HTTPTrigger{Methods: []string{"GET"}, Route: "product/{*path}", AuthLevel: "anonymous"}, handlePortal())
 	a.ServiceBus("ReplicateAccounts", funcapp.ServiceBusTrigger{Topic: "subscriptions", Subscription: Name}, receptor)
 	a.ServiceBus("ReplicateUsage", funcapp.ServiceBusTrigger{Topic: "cloudapi", Subscription: Name}, receptor)
+	a.Timer("SweepSessions", funcapp.TimerTrigger{Schedule: "%" + SessionSweepScheduleSetting + "%"},
+		func(ctx context.Context, _ funcapp.TimerInfo) error { return sweeper.Run(ctx) })
 	return a
 }
 

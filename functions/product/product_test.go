@@ -443,7 +443,7 @@ func TestFunctionsAndFilters(t *testing.T) {
 		got[f.Name] = f.Kind
 	}
 	want := map[string]string{"SignIn": "httpTrigger", "SignOut": "httpTrigger", "Me": "httpTrigger", "Portal": "httpTrigger",
-		"ReplicateAccounts": "serviceBusTrigger", "ReplicateUsage": "serviceBusTrigger"}
+		"ReplicateAccounts": "serviceBusTrigger", "ReplicateUsage": "serviceBusTrigger", "SweepSessions": "timerTrigger"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("functions %v, want %v", got, want)
 	}

@@ -22,6 +22,9 @@ const (
 	StorageSetting      = "AzureWebJobsStorage"
 	SecureCookieSetting = "ProductSecureCookie" // "true" when the portal is served over HTTPS
 	SessionTTLSetting   = "ProductSessionTTL"   // a Go duration, e.g. "8h"; empty means the default
+	// SessionSweepScheduleSetting is the SweepSessions timer's NCRONTAB schedule, resolved by the
+	// Functions host ("%ProductSessionSweepSchedule%"); see DefaultSessionSweepSchedule.
+	SessionSweepScheduleSetting = "ProductSessionSweepSchedule"
 )
 
 // ViewsOn lays the portal's views out as collections of a views backend.

@@ -4,12 +4,18 @@
 //     translates out of Subscriptions' and the Cloud API's events;
 //   - Sessions: signs users in against those views (never calling Subscriptions), keeps
 //     sessions and throttles failed sign-ins;
-//   - Portal: the signed-in user's account, invoices and usage, read from the views only.
+//   - Portal: the signed-in user's account, invoices and usage, read from the views only;
+//   - SessionSweeper (a task): deletes expired sessions and ended sign-in throttles, which
+//     nothing else removes: Run(ctx) error, reading the time from its Now field.
 //
 // Storage is reached through the small Docs interface declared here (shared/views satisfies it).
 package app
 
-import "context"
+import (
+	"context"
+
+	"meterline/shared/views"
+)
 
 // Docs is a collection of JSON documents by key.
 type Docs[T any] interface {
@@ -18,4 +24,6 @@ type Docs[T any] interface {
 	// once and must only depend on the document it is given.
 	Update(ctx context.Context, key string, fn func(doc *T) error) (T, error)
 	Delete(ctx context.Context, key string) error
+	// Entries returns every document with its key (for the sweeper).
+	Entries(ctx context.Context) ([]views.Entry[T], error)
 }
