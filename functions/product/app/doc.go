@@ -17,7 +17,8 @@ import (
 	"meterline/shared/views"
 )
 
-// Docs is a collection of JSON documents by key.
+// Docs is a collection of JSON documents by key (shared/views.Docs satisfies it). Each context
+// declares the methods it uses, next to its views.
 type Docs[T any] interface {
 	Get(ctx context.Context, key string) (T, bool, error)
 	// Update creates or changes the document under optimistic concurrency; fn may run more than

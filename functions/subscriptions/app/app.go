@@ -38,16 +38,6 @@ type Config struct {
 // DefaultReminderPeriod is seed 001's "remindIn": 15 days.
 const DefaultReminderPeriod = 15 * 24 * time.Hour
 
-// Docs is a collection of JSON documents by key (shared/views.Docs satisfies it).
-type Docs[T any] interface {
-	Get(ctx context.Context, key string) (T, bool, error)
-	// Update creates or changes the document under optimistic concurrency; fn may run more than
-	// once and must only depend on the document it is given.
-	Update(ctx context.Context, key string, fn func(doc *T) error) (T, error)
-	// List returns every document of the collection.
-	List(ctx context.Context) ([]T, error)
-}
-
 // Views are the document collections of Subscriptions, all required.
 type Views struct {
 	Customers   Docs[CustomerView]        // collection "customers"

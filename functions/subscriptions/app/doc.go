@@ -21,3 +21,16 @@
 // its work done (the handler died between append and publication) publishes what its stream
 // still has pending at once (Subscriptions.flushPending), rather than at the next sweep.
 package app
+
+import "context"
+
+// Docs is a collection of JSON documents by key (shared/views.Docs satisfies it). Each context
+// declares the methods it uses, next to its views.
+type Docs[T any] interface {
+	Get(ctx context.Context, key string) (T, bool, error)
+	// Update creates or changes the document under optimistic concurrency; fn may run more than
+	// once and must only depend on the document it is given.
+	Update(ctx context.Context, key string, fn func(doc *T) error) (T, error)
+	// List returns every document of the collection (for the tasks).
+	List(ctx context.Context) ([]T, error)
+}
