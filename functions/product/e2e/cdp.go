@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -56,6 +57,9 @@ func Launch(ctx context.Context, dir string, width, height int) (*Browser, error
 		"--disable-extensions", "--no-first-run", "--no-default-browser-check", "--mute-audio",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
 		"--user-data-dir="+dir, fmt.Sprintf("--window-size=%d,%d", width, height), "about:blank")
+	// Its own process group: Close stops the renderers and helpers too, so none of them is
+	// still writing into dir when the caller removes it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -145,7 +149,7 @@ func (b *Browser) Close() {
 		b.page.close()
 	}
 	if b.cmd.Process != nil {
-		b.cmd.Process.Kill()
+		syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		b.cmd.Wait()
 	}
 }
