@@ -18,11 +18,13 @@ const maxCached = 100_000
 
 // Cached returns docs whose Get results (found or not) are reused for ttl. Update goes through
 // and drops the cached entry. For read paths that tolerate data ttl old; ttl <= 0 returns docs.
+// Concurrent misses of one key share a single read: when a busy key's entry expires, its
+// in-flight requests would otherwise all read the replica at once.
 func Cached[T any](docs Docs[T], ttl time.Duration) Docs[T] {
 	if ttl <= 0 {
 		return docs
 	}
-	return &cached[T]{docs: docs, ttl: ttl, entries: map[string]cacheEntry[T]{}, now: time.Now}
+	return &cached[T]{docs: docs, ttl: ttl, entries: map[string]cacheEntry[T]{}, reads: map[string]*read[T]{}, now: time.Now}
 }
 
 type cached[T any] struct {
@@ -31,6 +33,16 @@ type cached[T any] struct {
 	now     func() time.Time
 	mu      sync.RWMutex
 	entries map[string]cacheEntry[T]
+	reads   map[string]*read[T] // under way, by key
+}
+
+// read is a replica read that concurrent misses of its key wait for.
+type read[T any] struct {
+	done    chan struct{}
+	waiters int // misses sharing it (under cached.mu; tests look at it)
+	doc     T
+	found   bool
+	err     error
 }
 
 type cacheEntry[T any] struct {
@@ -47,22 +59,46 @@ func (c *cached[T]) Get(ctx context.Context, key string) (T, bool, error) {
 	if ok && now.Before(e.expires) {
 		return e.doc, e.found, nil
 	}
-	doc, found, err := c.docs.Get(ctx, key)
-	if err != nil {
-		return doc, found, err
-	}
 	c.mu.Lock()
-	if len(c.entries) >= maxCached {
-		c.entries = map[string]cacheEntry[T]{}
+	if r := c.reads[key]; r != nil {
+		r.waiters++
+		c.mu.Unlock()
+		select {
+		case <-r.done:
+			if r.err == nil {
+				return r.doc, r.found, nil
+			}
+			// The reader's failure may be its own (its request was cancelled): read ourselves.
+		case <-ctx.Done():
+			var zero T
+			return zero, false, ctx.Err()
+		}
+		return c.docs.Get(ctx, key)
 	}
-	c.entries[key] = cacheEntry[T]{doc: doc, found: found, expires: now.Add(c.ttl)}
+	r := &read[T]{done: make(chan struct{})}
+	c.reads[key] = r
 	c.mu.Unlock()
-	return doc, found, nil
+
+	r.doc, r.found, r.err = c.docs.Get(ctx, key)
+	c.mu.Lock()
+	if c.reads[key] == r { // an Update since may have dropped it: then its result is not cached
+		delete(c.reads, key)
+		if r.err == nil {
+			if len(c.entries) >= maxCached {
+				c.entries = map[string]cacheEntry[T]{}
+			}
+			c.entries[key] = cacheEntry[T]{doc: r.doc, found: r.found, expires: now.Add(c.ttl)}
+		}
+	}
+	c.mu.Unlock()
+	close(r.done)
+	return r.doc, r.found, r.err
 }
 
 func (c *cached[T]) Update(ctx context.Context, key string, fn func(*T) error) (T, error) {
 	c.mu.Lock()
 	delete(c.entries, key)
+	delete(c.reads, key) // a read under way may predate the update: later misses read afresh
 	c.mu.Unlock()
 	return c.docs.Update(ctx, key, fn)
 }

@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -58,5 +61,66 @@ func TestCachedReusesReadsForTheTTL(t *testing.T) {
 	}
 	if Cached[int](inner, 0) != Docs[int](inner) {
 		t.Fatal("ttl 0 should not cache")
+	}
+}
+
+// blockingDocs holds every read until release is closed.
+type blockingDocs struct {
+	entered chan struct{}
+	release chan struct{}
+	reads   atomic.Int64
+}
+
+func (b *blockingDocs) Get(context.Context, string) (int, bool, error) {
+	if b.reads.Add(1) == 1 {
+		close(b.entered)
+	}
+	<-b.release
+	return 7, true, nil
+}
+
+func (b *blockingDocs) Update(context.Context, string, func(*int) error) (int, error) { return 0, nil }
+
+// When a busy key's entry expires, its concurrent requests share one replica read.
+func TestCachedSharesConcurrentMisses(t *testing.T) {
+	ctx := context.Background()
+	inner := &blockingDocs{entered: make(chan struct{}), release: make(chan struct{})}
+	c := Cached[int](inner, time.Second).(*cached[int])
+	const followers = 8
+	var wg sync.WaitGroup
+	got := make([]int, followers+1)
+	get := func(i int) {
+		defer wg.Done()
+		v, ok, err := c.Get(ctx, "k")
+		if err != nil || !ok {
+			t.Errorf("get %d: %v %v", i, ok, err)
+		}
+		got[i] = v
+	}
+	wg.Add(1)
+	go get(0)
+	<-inner.entered
+	wg.Add(followers)
+	for i := 1; i <= followers; i++ {
+		go get(i)
+	}
+	for { // until every follower waits on the read under way
+		c.mu.Lock()
+		n := c.reads["k"].waiters
+		c.mu.Unlock()
+		if n == followers {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(inner.release)
+	wg.Wait()
+	if n := inner.reads.Load(); n != 1 {
+		t.Fatalf("%d reads, want 1", n)
+	}
+	for i, v := range got {
+		if v != 7 {
+			t.Fatalf("get %d: %d, want 7", i, v)
+		}
 	}
 }

@@ -14,8 +14,12 @@ import (
 // requests queued behind it. A lone request is never delayed (it leads at once), every
 // request is durable before Record returns, and a transaction costs one round trip however
 // many requests it carries.
+//
+// Two in flight, not more: a transaction's fixed cost dwarfs its per-row cost (on Azurite,
+// roughly 1.4 ms against 0.15 ms a row), so fewer, fuller transactions do more per second.
+// Two still overlap one commit's round trip with the next one's.
 const (
-	maxInFlight = 4
+	maxInFlight = 2
 	maxBatch    = 50 // two rows each: 100 operations, the most a transaction holds
 )
 
