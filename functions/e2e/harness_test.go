@@ -388,12 +388,27 @@ func (h *bookHandler) WithGroup(string) slog.Handler { return h }
 
 // dumpLogsOnFailure prints the end of every app's log when t fails.
 func dumpLogsOnFailure(t testing.TB) {
+	from := map[string]int{}
+	for _, name := range appNames {
+		from[name] = sys.apps[name].logs.mark()
+	}
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
 		for _, name := range appNames {
 			t.Logf("--- last log lines of %s ---\n%s", name, sys.apps[name].logs.tail(40))
+			// What crossed Service Bus during the test, and anything that went wrong: the
+			// HTTP polling and timer ticks above drown it.
+			var b strings.Builder
+			lines := sys.apps[name].logs.since(from[name], func(l logLine) bool {
+				return l.level >= slog.LevelWarn || strings.Contains(l.msg, "ServiceBus message") ||
+					strings.Contains(l.msg, "message handled") || strings.Contains(l.msg, "(Failed")
+			})
+			for _, l := range lines[max(0, len(lines)-300):] {
+				b.WriteString(l.String() + "\n")
+			}
+			t.Logf("--- messages and problems of %s during the test ---\n%s", name, b.String())
 		}
 	})
 }
