@@ -139,32 +139,11 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendList(b, v, depth)
 	case Map:
-		if v == nil {
-			return append(b, codeNull), nil
-		}
-		return appendMap(b, len(v), func(f func(k, v any)) {
-			for k, x := range v {
-				f(k, x)
-			}
-		}, depth)
+		return appendMap(b, v, depth)
 	case map[string]any:
-		if v == nil {
-			return append(b, codeNull), nil
-		}
-		return appendMap(b, len(v), func(f func(k, v any)) {
-			for k, x := range v {
-				f(k, x)
-			}
-		}, depth)
+		return appendMap(b, v, depth)
 	case map[Symbol]any:
-		if v == nil {
-			return append(b, codeNull), nil
-		}
-		return appendMap(b, len(v), func(f func(k, v any)) {
-			for k, x := range v {
-				f(k, x)
-			}
-		}, depth)
+		return appendMap(b, v, depth)
 	case Array:
 		return appendArray(b, v.Elems, depth)
 	case *Array:
@@ -368,42 +347,39 @@ func appendList(b []byte, l []any, depth int) ([]byte, error) {
 
 // appendMap writes the entries in the order of their encoded keys (then
 // values, for keys such as pointers that encode alike), so equal maps always
-// encode to equal bytes.
-func appendMap(b []byte, n int, each func(func(k, v any)), depth int) ([]byte, error) {
+// encode to equal bytes. A nil map encodes as null.
+func appendMap[K comparable](b []byte, m map[K]any, depth int) ([]byte, error) {
+	if m == nil {
+		return append(b, codeNull), nil
+	}
 	b, start := reserveCompound(b)
 	var err error
-	if n <= 1 {
-		each(func(k, v any) {
-			if b, err = appendValue(b, k, depth+1); err == nil {
-				b, err = appendValue(b, v, depth+1)
+	if len(m) <= 1 {
+		for k, v := range m {
+			if b, err = appendValue(b, k, depth+1); err != nil {
+				return b, err
 			}
-		})
-		if err != nil {
-			return b, err
+			if b, err = appendValue(b, v, depth+1); err != nil {
+				return b, err
+			}
 		}
-		return finishCompound(b, start, 2*n, codeMap8, codeMap32)
+		return finishCompound(b, start, 2*len(m), codeMap8, codeMap32)
 	}
 	// Encode each entry into scratch, sort, then copy into b.
 	type entry struct{ off, keyEnd, end int }
-	entries := make([]entry, 0, n)
+	entries := make([]entry, 0, len(m))
 	var scratch []byte
-	each(func(k, v any) {
-		if err != nil {
-			return
-		}
+	for k, v := range m {
 		e := entry{off: len(scratch)}
 		if scratch, err = appendValue(scratch, k, depth+1); err != nil {
-			return
+			return b, err
 		}
 		e.keyEnd = len(scratch)
 		if scratch, err = appendValue(scratch, v, depth+1); err != nil {
-			return
+			return b, err
 		}
 		e.end = len(scratch)
 		entries = append(entries, e)
-	})
-	if err != nil {
-		return b, err
 	}
 	slices.SortFunc(entries, func(x, y entry) int {
 		if c := bytes.Compare(scratch[x.off:x.keyEnd], scratch[y.off:y.keyEnd]); c != 0 {
