@@ -20,6 +20,7 @@ import (
 
 	"meterline/functions/cmd/internal/apps"
 	"meterline/infra/funchost"
+	"meterline/shared/azurite"
 	"meterline/shared/funcapp"
 )
 
@@ -75,7 +76,7 @@ func testApp(h *hits) *funcapp.App {
 
 func repoHostJSON(t *testing.T) []byte {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := azurite.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestHandlerBinaryIsLinuxAMD64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: cross-compiling the handler takes a while")
 	}
-	root, err := repoRoot()
+	root, err := azurite.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestRegisteredContextsAssemble(t *testing.T) {
 		app.Handler() // panics on conflicting routes
 		// The local host loads the folder with the repository's local.settings.json: every
 		// %Setting% the functions name is defined there, every binding is one it supports.
-		root, err := repoRoot()
+		root, err := azurite.RepoRoot()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ import (
 // the host must accept every function.json, forward HTTP requests (and, with forwarding off,
 // send them as JSON invocations) and fire the timer on start-up.
 func TestAssembledAppRunsOnTheLocalHost(t *testing.T) {
-	root, err := repoRoot()
+	root, err := azurite.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"meterline/functions/cmd/internal/apps"
+	"meterline/shared/azurite"
 	"meterline/shared/funcapp"
 )
 
@@ -39,7 +40,7 @@ func main() {
 }
 
 func run(name, out string, binary bool) error {
-	root, err := repoRoot()
+	root, err := azurite.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -154,21 +155,4 @@ func buildHandler(root, dst string) error {
 		return fmt.Errorf("go build handler: %w", err)
 	}
 	return nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
