@@ -485,6 +485,12 @@ func validateServiceBusTrigger(fn *Function, b *Binding, field string, s Setting
 	if c := strings.ToLower(b.Cardinality); c != "" && c != "one" {
 		bad(field+".cardinality", "only \"one\" is supported by the local host, got %q", b.Cardinality)
 	}
+	fn.ServiceBusConnection = serviceBusConnection(b, field, s, bad)
+}
+
+// serviceBusConnection resolves a serviceBus binding's connection setting
+// (AzureWebJobsServiceBus when the binding names none).
+func serviceBusConnection(b *Binding, field string, s Settings, bad badFunc) string {
 	conn := b.Connection
 	if conn == "" {
 		conn = "AzureWebJobsServiceBus"
@@ -497,7 +503,7 @@ func validateServiceBusTrigger(fn *Function, b *Binding, field string, s Setting
 	if !ok || v == "" {
 		bad(field+".connection", "app setting %q not found (local.settings.json Values or environment)", conn)
 	}
-	fn.ServiceBusConnection = v
+	return v
 }
 
 // ServiceBusOutput is a serviceBus output binding: what the handler returns
@@ -521,17 +527,7 @@ func validateServiceBusOutput(fn *Function, b *Binding, field string, s Settings
 	case b.TopicName != "":
 		entity = b.TopicName
 	}
-	conn := b.Connection
-	if conn == "" {
-		conn = "AzureWebJobsServiceBus"
-	}
-	v, ok := s.Lookup(conn)
-	if !ok {
-		v, ok = s.Lookup("AzureWebJobs" + conn)
-	}
-	if !ok || v == "" {
-		bad(field+".connection", "app setting %q not found (local.settings.json Values or environment)", conn)
-	}
+	v := serviceBusConnection(b, field, s, bad)
 	fn.ServiceBusOutputs = append(fn.ServiceBusOutputs, ServiceBusOutput{Name: b.Name, Entity: entity, Connection: v})
 }
 
