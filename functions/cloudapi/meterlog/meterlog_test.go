@@ -10,24 +10,16 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/domain"
 	"meterline/functions/cloudapi/meterlog"
 	"meterline/shared/azurite"
 )
 
-// log is what the usage reporter and the forecast endpoint need of a meter log.
-type log interface {
-	Record(ctx context.Context, e domain.MeterEntry) (domain.MeterEntry, bool, error)
-	Customers(ctx context.Context) ([]string, error)
-	OpenReports(ctx context.Context, customerID string) ([]domain.Report, error)
-	Unassigned(ctx context.Context, customerID string, limit int) ([]domain.PendingUsage, error)
-	Assign(ctx context.Context, r domain.Report, entries []domain.PendingUsage) error
-	MarkReported(ctx context.Context, r domain.Report) error
-	Usage(ctx context.Context, customerID string) (domain.Usage, error)
+// Both implementations pass the same suite, against the interface the app declares.
+func TestMemory(t *testing.T) {
+	conformance(t, func(t *testing.T) app.MeterLog { return meterlog.NewMemory() })
 }
-
-// Both implementations pass the same suite.
-func TestMemory(t *testing.T) { conformance(t, func(t *testing.T) log { return meterlog.NewMemory() }) }
 
 func TestTable(t *testing.T) {
 	inst := azurite.ForTest(t)
@@ -36,7 +28,7 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	conformance(t, func(t *testing.T) log {
+	conformance(t, func(t *testing.T) app.MeterLog {
 		n++
 		l, err := meterlog.NewTable(context.Background(), svc, fmt.Sprintf("meter%d", n))
 		if err != nil {
@@ -51,7 +43,7 @@ func entry(customer, request string, units int64, at time.Time) domain.MeterEntr
 		RecordedAt: at, RequestHash: "h-" + request, Response: []byte(`{"forecast":[1,2]}`)}
 }
 
-func conformance(t *testing.T, open func(t *testing.T) log) {
+func conformance(t *testing.T, open func(t *testing.T) app.MeterLog) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
