@@ -21,6 +21,31 @@ type rule struct {
 // filterMessage exposes a message's system and application properties to
 // filters under Service Bus's names.
 func filterMessage(b *body) *filter.MapMessage {
+	return &filter.MapMessage{SysProps: systemProps(b), UserProps: b.msg.ApplicationProperties}
+}
+
+// routedMessage is what a topic's filters see. Its system properties are
+// gathered only when a filter reads one: most subscriptions take every
+// message (TrueFilter) or match on application properties alone.
+type routedMessage struct {
+	filter.MapMessage
+	b *body
+}
+
+func newRoutedMessage(b *body) *routedMessage {
+	return &routedMessage{MapMessage: filter.MapMessage{UserProps: b.msg.ApplicationProperties}, b: b}
+}
+
+// System implements filter.Message.
+func (m *routedMessage) System(name string) (any, bool) {
+	if m.SysProps == nil {
+		m.SysProps = systemProps(m.b)
+	}
+	return m.MapMessage.System(name)
+}
+
+// systemProps gathers a message's system properties under Service Bus's names.
+func systemProps(b *body) map[string]any {
 	sys := map[string]any{"Size": int64(len(b.rest))}
 	if p := b.msg.Properties; p != nil {
 		put := func(name string, v any) {
@@ -51,7 +76,7 @@ func filterMessage(b *body) *filter.MapMessage {
 	if pk, ok := b.ann["x-opt-partition-key"]; ok {
 		sys["PartitionKey"] = pk
 	}
-	return &filter.MapMessage{SysProps: sys, UserProps: b.msg.ApplicationProperties}
+	return sys
 }
 
 // applyAction runs a rule action on a copy of the message.

@@ -130,7 +130,7 @@ func (f *forwardQueue) drain(now time.Time, log func(string, ...any)) {
 // i-th subscription gets, nil for none. A full subscription refuses the send.
 func (t *topic) route(b *body) ([]*body, error) {
 	targets := make([]*body, len(t.subs))
-	fm := filterMessage(b)
+	fm := newRoutedMessage(b)
 	for i, sub := range t.subs {
 		for _, r := range sub.rules {
 			ok, err := r.filter.Match(fm)
