@@ -3,7 +3,6 @@ package tablestore
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -121,6 +120,3 @@ func utf16Bytes(s []byte) int {
 	}
 	return n
 }
-
-// odataString quotes s as an OData string literal.
-func odataString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"meterline/shared/eventstore"
+	"meterline/shared/internal/tablekit"
 )
 
 // Snapshots (eventstore.SnapshotStore) live in the stream's own partition, one row "s~snap"
@@ -78,7 +79,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap eventstore.Snapshot) erro
 // back counts as version 0, so that any save repairs it.
 func (s *Store) storedSnapshotVersion(ctx context.Context, stream string) (int64, azcore.ETag, bool, error) {
 	resp, err := s.table.GetEntity(ctx, stream, snapshotRow, nil)
-	if hasCode(err, string(aztables.ResourceNotFound)) {
+	if tablekit.HasCode(err, aztables.ResourceNotFound) {
 		return 0, "", false, nil
 	}
 	if err != nil {
@@ -97,7 +98,7 @@ func (s *Store) LoadSnapshot(ctx context.Context, stream string) (eventstore.Sna
 		return eventstore.Snapshot{}, false, err
 	}
 	resp, err := s.table.GetEntity(ctx, stream, snapshotRow, nil)
-	if hasCode(err, string(aztables.ResourceNotFound)) {
+	if tablekit.HasCode(err, aztables.ResourceNotFound) {
 		return eventstore.Snapshot{}, false, nil
 	}
 	if err != nil {

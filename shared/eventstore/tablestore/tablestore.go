@@ -53,6 +53,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"meterline/shared/eventstore"
+	"meterline/shared/internal/tablekit"
 )
 
 // Options tune New. The zero value is usable.
@@ -101,14 +102,15 @@ func New(ctx context.Context, tables *aztables.ServiceClient, blobs *azblob.Clie
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if _, err := tables.CreateTable(ctx, o.Table, nil); err != nil && !hasCode(err, string(aztables.TableAlreadyExists)) {
+	table, err := tablekit.CreateTable(ctx, tables, o.Table)
+	if err != nil {
 		return nil, fmt.Errorf("tablestore: create table %q: %w", o.Table, err)
 	}
 	if _, err := blobs.CreateContainer(ctx, o.Container, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		return nil, fmt.Errorf("tablestore: create container %q: %w", o.Container, err)
 	}
 	return &Store{
-		table: tables.NewClient(o.Table), blobs: blobs, container: o.Container, now: o.Now,
+		table: table, blobs: blobs, container: o.Container, now: o.Now,
 		known: map[string]int64{},
 	}, nil
 }
@@ -225,7 +227,7 @@ func (s *Store) planHeader(ctx context.Context, stream string, expected eventsto
 // readHeader returns the stream's version (0 if it does not exist) and the header's ETag.
 func (s *Store) readHeader(ctx context.Context, stream string) (int64, azcore.ETag, error) {
 	resp, err := s.table.GetEntity(ctx, stream, headRow, nil)
-	if hasCode(err, string(aztables.ResourceNotFound)) {
+	if tablekit.HasCode(err, aztables.ResourceNotFound) {
 		return 0, "", nil
 	}
 	if err != nil {
@@ -402,12 +404,12 @@ func (s *Store) duplicate(ctx context.Context, stream string, events []eventstor
 	// One query per chunk of ids; ORed RowKey equalities stay in the partition.
 	const chunk = 15
 	for start := 0; start < len(events); start += chunk {
-		filter := "PartitionKey eq " + odataString(stream) + " and ("
+		filter := "PartitionKey eq " + tablekit.Quote(stream) + " and ("
 		for i, e := range events[start:min(start+chunk, len(events))] {
 			if i > 0 {
 				filter += " or "
 			}
-			filter += "RowKey eq " + odataString(idPrefix+e.ID)
+			filter += "RowKey eq " + tablekit.Quote(idPrefix+e.ID)
 		}
 		filter += ")"
 		rows, err := s.query(ctx, filter, "RowKey,Version")
@@ -468,8 +470,8 @@ func (s *Store) Read(ctx context.Context, stream string, from int64) ([]eventsto
 // their offloaded payloads: one range query in the partition, paged by the SDK. The header
 // row, if in the range, only tells the stream's version.
 func (s *Store) readEvents(ctx context.Context, stream, from, to string) ([]eventstore.Event, error) {
-	filter := "PartitionKey eq " + odataString(stream) +
-		" and RowKey ge " + odataString(from) + " and RowKey le " + odataString(to)
+	filter := "PartitionKey eq " + tablekit.Quote(stream) +
+		" and RowKey ge " + tablekit.Quote(from) + " and RowKey le " + tablekit.Quote(to)
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	var events []eventstore.Event
 	for pager.More() {
@@ -514,7 +516,7 @@ func (s *Store) getBlob(ctx context.Context, name string) (json.RawMessage, erro
 // Pending implements eventstore.Outbox: a scan of the outbox rows of every stream (see the
 // package doc for its cost), oldest first by the time they were written.
 func (s *Store) Pending(ctx context.Context, limit int) ([]eventstore.Event, error) {
-	filter := "RowKey ge " + odataString(outboxPrefix) + " and RowKey lt " + odataString(outboxEnd)
+	filter := "RowKey ge " + tablekit.Quote(outboxPrefix) + " and RowKey lt " + tablekit.Quote(outboxEnd)
 	rows, err := s.query(ctx, filter, "PartitionKey,RowKey,Version,Timestamp")
 	if err != nil {
 		return nil, err
@@ -568,8 +570,8 @@ func (s *Store) PendingIn(ctx context.Context, stream string) ([]eventstore.Even
 	if err := eventstore.ValidateStream(stream); err != nil {
 		return nil, err
 	}
-	filter := "PartitionKey eq " + odataString(stream) +
-		" and RowKey ge " + odataString(outboxPrefix) + " and RowKey lt " + odataString(outboxEnd)
+	filter := "PartitionKey eq " + tablekit.Quote(stream) +
+		" and RowKey ge " + tablekit.Quote(outboxPrefix) + " and RowKey lt " + tablekit.Quote(outboxEnd)
 	rows, err := s.query(ctx, filter, "RowKey,Version")
 	if err != nil || len(rows) == 0 {
 		return nil, err
@@ -668,7 +670,7 @@ func (s *Store) deleteMarks(ctx context.Context, stream string, versions []int64
 	}
 	for _, v := range versions {
 		_, err := s.table.DeleteEntity(ctx, stream, outboxRowKey(v), nil)
-		if err != nil && !hasCode(err, string(aztables.ResourceNotFound)) {
+		if err != nil && !tablekit.HasCode(err, aztables.ResourceNotFound) {
 			return fmt.Errorf("tablestore: clear outbox mark %q@%d: %w", stream, v, err)
 		}
 	}
@@ -725,9 +727,4 @@ func translate(err error, stream string) error {
 		}
 	}
 	return fmt.Errorf("tablestore: append to %q: %w", stream, err)
-}
-
-func hasCode(err error, code string) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.ErrorCode == code
 }

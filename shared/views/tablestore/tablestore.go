@@ -30,6 +30,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"meterline/shared/internal/tablekit"
 	"meterline/shared/views"
 )
 
@@ -45,12 +46,9 @@ func New(ctx context.Context, service *aztables.ServiceClient, table string) (*S
 	if !tableName.MatchString(table) {
 		return nil, fmt.Errorf("tablestore: invalid table name %q (3-63 letters and digits, starting with a letter)", table)
 	}
-	client := service.NewClient(table)
-	if _, err := client.CreateTable(ctx, nil); err != nil {
-		var re *azcore.ResponseError
-		if !errors.As(err, &re) || re.ErrorCode != string(aztables.TableAlreadyExists) {
-			return nil, fmt.Errorf("tablestore: create table %s: %w", table, err)
-		}
+	client, err := tablekit.CreateTable(ctx, service, table)
+	if err != nil {
+		return nil, fmt.Errorf("tablestore: create table %s: %w", table, err)
 	}
 	return &Store{table: client}, nil
 }
@@ -127,14 +125,6 @@ func keys(collection, key string) (pk, rk string, err error) {
 	return pk, rk, err
 }
 
-func statusOf(err error) int {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode
-	}
-	return 0
-}
-
 // Get implements views.Backend.
 func (s *Store) Get(ctx context.Context, collection, key string) (views.Doc, error) {
 	pk, rk, err := keys(collection, key)
@@ -142,7 +132,7 @@ func (s *Store) Get(ctx context.Context, collection, key string) (views.Doc, err
 		return views.Doc{}, err
 	}
 	resp, err := s.table.GetEntity(ctx, pk, rk, nil)
-	if statusOf(err) == http.StatusNotFound {
+	if tablekit.Status(err) == http.StatusNotFound {
 		return views.Doc{}, views.ErrNotFound
 	}
 	if err != nil {
@@ -220,7 +210,7 @@ func (s *Store) Put(ctx context.Context, collection, key string, data []byte, ve
 	}
 	if version == "" {
 		resp, err := s.table.AddEntity(ctx, entity, nil)
-		if statusOf(err) == http.StatusConflict {
+		if tablekit.Status(err) == http.StatusConflict {
 			return "", views.ErrConflict
 		}
 		if err != nil {
@@ -230,7 +220,7 @@ func (s *Store) Put(ctx context.Context, collection, key string, data []byte, ve
 	}
 	etag := azcore.ETag(version)
 	resp, err := s.table.UpdateEntity(ctx, entity, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
-	switch statusOf(err) {
+	switch tablekit.Status(err) {
 	case http.StatusPreconditionFailed, http.StatusNotFound: // changed or deleted since read
 		return "", views.ErrConflict
 	}
@@ -247,7 +237,7 @@ func (s *Store) Delete(ctx context.Context, collection, key string) error {
 		return err
 	}
 	_, err = s.table.DeleteEntity(ctx, pk, rk, nil)
-	if err != nil && statusOf(err) != http.StatusNotFound {
+	if err != nil && tablekit.Status(err) != http.StatusNotFound {
 		return fmt.Errorf("tablestore: delete %s/%s: %w", collection, key, err)
 	}
 	return nil
@@ -259,7 +249,7 @@ func (s *Store) List(ctx context.Context, collection string) ([]views.Doc, error
 	if err != nil {
 		return nil, err
 	}
-	filter := "PartitionKey eq '" + strings.ReplaceAll(pk, "'", "''") + "'"
+	filter := "PartitionKey eq " + tablekit.Quote(pk)
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	var out []views.Doc
 	for pager.More() {
