@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-
-	"meterline/infra/servicebus-emulator/config"
 )
 
 const benchConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns","Queues":[],"Topics":[{"Name":"bench",
@@ -21,10 +19,7 @@ const benchConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns","Queues
 var benchSubs = []string{"s1", "s2", "s3"}
 
 func benchServer(b *testing.B) (*Server, *azservicebus.Client) {
-	cfg, err := config.Parse([]byte(benchConfig))
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := mustParse(b, benchConfig)
 	srv := ForTest(b, cfg)
 	return srv, newClient(b, srv)
 }

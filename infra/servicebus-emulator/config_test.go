@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-
-	"meterline/infra/servicebus-emulator/config"
 )
 
 func subReceiver(t testing.TB, c *azservicebus.Client, topic, sub string, opt *azservicebus.ReceiverOptions) *azservicebus.Receiver {
@@ -66,10 +64,7 @@ const filterConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns","Queue
  ]}]}],"Logging":{"Type":"Console"}}}`
 
 func TestConfigRulesFilterAndAction(t *testing.T) {
-	cfg, err := config.Parse([]byte(filterConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, filterConfig)
 	srv := ForTest(t, cfg)
 	client := newClient(t, srv)
 	ctx := ctxT(t, 20*time.Second)
@@ -104,10 +99,7 @@ func TestConfigRulesFilterAndAction(t *testing.T) {
 
 func TestDataDirKeepsMessagesAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(filterConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, filterConfig)
 	ctx := ctxT(t, 20*time.Second)
 	srv, err := Start(ctx, Options{Config: cfg, DataDir: dir})
 	if err != nil {
@@ -185,10 +177,7 @@ const forwardConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns",
  "Logging":{"Type":"Console"}}}`
 
 func TestAutoForwarding(t *testing.T) {
-	cfg, err := config.Parse([]byte(forwardConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, forwardConfig)
 	srv := ForTest(t, cfg)
 	client := newClient(t, srv)
 	ctx := ctxT(t, 20*time.Second)
@@ -218,10 +207,7 @@ func TestAutoForwarding(t *testing.T) {
 }
 
 func TestSubscriptionDeadLetterQueueAndCaseInsensitiveAddresses(t *testing.T) {
-	cfg, err := config.Parse([]byte(filterConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, filterConfig)
 	srv := ForTest(t, cfg)
 	client := newClient(t, srv)
 	ctx := ctxT(t, 20*time.Second)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"meterline/infra/servicebus-emulator/config"
 )
 
 // testEnv is an emulator with a client connected to it.
@@ -31,6 +33,16 @@ func startNS(t testing.TB, ns *namespace) *testEnv {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	return &testEnv{srv: srv, client: newClient(t, srv)}
+}
+
+// mustParse parses a test's emulator configuration.
+func mustParse(t testing.TB, configJSON string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(configJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 func newClient(t testing.TB, srv *Server) *azservicebus.Client {

@@ -11,7 +11,6 @@ import (
 	goamqp "github.com/Azure/go-amqp"
 
 	"meterline/infra/servicebus-emulator/amqp"
-	"meterline/infra/servicebus-emulator/config"
 )
 
 const sessionConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns",
@@ -24,10 +23,7 @@ func sessionMsg(session, body string) *azservicebus.Message {
 }
 
 func TestSDKSessions(t *testing.T) {
-	cfg, err := config.Parse([]byte(sessionConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, sessionConfig)
 	srv := ForTest(t, cfg)
 	client := newClient(t, srv)
 	ctx := ctxT(t, 30*time.Second)
@@ -153,10 +149,7 @@ func receiveSessionN(t *testing.T, ctx context.Context, r *azservicebus.SessionR
 }
 
 func TestSessionAcceptNextTimesOut(t *testing.T) {
-	cfg, err := config.Parse([]byte(sessionConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, sessionConfig)
 	srv := ForTest(t, cfg)
 	c := dialRaw(t, srv.Addr())
 	c.open()
@@ -178,10 +171,7 @@ func TestSessionAcceptNextTimesOut(t *testing.T) {
 }
 
 func TestSessionStateSurvivesRestart(t *testing.T) {
-	cfg, err := config.Parse([]byte(sessionConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, sessionConfig)
 	dir := t.TempDir()
 	ctx := ctxT(t, 20*time.Second)
 	for round := range 2 {
