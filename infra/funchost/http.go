@@ -17,6 +17,9 @@ type httpRoute struct {
 	app     *appRuntime
 	fn      *Function
 	methods map[string]bool // empty: every method
+	// fnKey and masterKey are the app's local keys, looked up once rather
+	// than per request (Lookup scans every setting on a miss).
+	fnKey, masterKey string
 }
 
 type httpRouter struct {
@@ -33,6 +36,8 @@ func newHTTPRouter(apps []*appRuntime) (*httpRouter, error) {
 				continue
 			}
 			rt := &httpRoute{app: a, fn: f, methods: map[string]bool{}}
+			rt.fnKey, _ = a.Settings.Lookup("FUNCHOST_FUNCTION_KEY")
+			rt.masterKey, _ = a.Settings.Lookup("FUNCHOST_MASTER_KEY")
 			for _, m := range f.Trigger.Methods {
 				rt.methods[strings.ToUpper(m)] = true
 			}
@@ -108,8 +113,7 @@ func (rt *httpRoute) authorized(req *http.Request) bool {
 	if level == "" || level == "anonymous" {
 		return true
 	}
-	fnKey, _ := rt.app.Settings.Lookup("FUNCHOST_FUNCTION_KEY")
-	masterKey, _ := rt.app.Settings.Lookup("FUNCHOST_MASTER_KEY")
+	fnKey, masterKey := rt.fnKey, rt.masterKey
 	if fnKey == "" && masterKey == "" {
 		return true // keys not configured: like func start, no check
 	}
