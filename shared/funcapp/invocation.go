@@ -41,18 +41,23 @@ func decodeInvocation(body []byte) (*invocation, error) {
 	return inv, nil
 }
 
-// lookup finds key in m, exactly or else ignoring case (the host's .NET serializers and
-// hand-written payloads disagree on case). Null values count as absent.
-func lookup(m map[string]json.RawMessage, key string) json.RawMessage {
-	v, ok := m[key]
-	if !ok {
-		for k, kv := range m {
-			if strings.EqualFold(k, key) {
-				v, ok = kv, true
-				break
-			}
+// find finds key in m, exactly or else ignoring case (the host's .NET serializers and
+// hand-written payloads disagree on case).
+func find(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
 		}
 	}
+	return nil, false
+}
+
+// lookup is find where null values count as absent.
+func lookup(m map[string]json.RawMessage, key string) json.RawMessage {
+	v, ok := find(m, key)
 	if !ok || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
 		return nil
 	}
@@ -60,15 +65,7 @@ func lookup(m map[string]json.RawMessage, key string) json.RawMessage {
 }
 
 func (inv *invocation) binding(name string) (json.RawMessage, error) {
-	v, ok := inv.Data[name]
-	if !ok {
-		for k, kv := range inv.Data {
-			if strings.EqualFold(k, name) {
-				v, ok = kv, true
-				break
-			}
-		}
-	}
+	v, ok := find(inv.Data, name)
 	if !ok {
 		return nil, invalid("Data has no %q binding", name)
 	}
