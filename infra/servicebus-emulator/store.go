@@ -144,9 +144,9 @@ func (st *store) save() error {
 	for key, t := range st.ns.topics {
 		t.mu.Lock()
 		stp := &savedTopic{Seq: t.seq}
-		sched, err := saveScheduled(&t.sched)
+		sched, schedBodies := scheduledLocked(&t.sched)
 		t.mu.Unlock()
-		if err != nil {
+		if err := encodeBodies(schedBodies, func(i int, raw []byte) { sched[i].Raw = raw }); err != nil {
 			return err
 		}
 		stp.Scheduled = sched
@@ -178,15 +178,11 @@ func (st *store) save() error {
 func (q *queue) save() (*savedQueue, error) {
 	q.mu.Lock()
 	sq := &savedQueue{Seq: q.seq}
-	msgs := make([]*message, 0, len(q.msgs))
 	saved := make([]savedMessage, 0, len(q.msgs))
+	bodies := make([]*body, 0, len(q.msgs))
 	for _, m := range q.msgs {
-		msgs = append(msgs, m)
 		saved = append(saved, savedMessage{Seq: m.seq, Enqueued: m.enqueued, ExpiresAt: m.expiresAt, DeliveryCount: m.deliveryCount, Deferred: m.deferred, DLSource: m.dlSource})
-	}
-	bodies := make([]*body, len(msgs))
-	for i, m := range msgs {
-		bodies[i] = m.body
+		bodies = append(bodies, m.body)
 	}
 	for id, ms := range q.sessions {
 		if ms.state != nil {
@@ -196,33 +192,41 @@ func (q *queue) save() (*savedQueue, error) {
 			sq.SessionStates[id] = ms.state
 		}
 	}
-	sched, err := saveScheduled(&q.sched)
+	sched, schedBodies := scheduledLocked(&q.sched)
 	q.mu.Unlock()
-	if err != nil {
+	if err := encodeBodies(bodies, func(i int, raw []byte) { saved[i].Raw = raw }); err != nil {
 		return nil, err
 	}
-	// Bodies are immutable, so encoding them can happen outside the lock.
-	for i, b := range bodies {
-		raw, err := b.raw()
-		if err != nil {
-			return nil, err
-		}
-		saved[i].Raw = raw
+	if err := encodeBodies(schedBodies, func(i int, raw []byte) { sched[i].Raw = raw }); err != nil {
+		return nil, err
 	}
 	sq.Messages, sq.Scheduled = saved, sched
 	return sq, nil
 }
 
-func saveScheduled(s *scheduler) ([]savedScheduled, error) {
+// scheduledLocked lists an entity's scheduled messages for saving, without
+// their encoded bodies: those are encoded once the entity is unlocked.
+func scheduledLocked(s *scheduler) ([]savedScheduled, []*body) {
 	out := make([]savedScheduled, 0, len(s.bySeq))
+	bodies := make([]*body, 0, len(s.bySeq))
 	for _, e := range s.bySeq {
-		raw, err := e.body.raw()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, savedScheduled{Seq: e.seq, At: e.at, Raw: raw})
+		out = append(out, savedScheduled{Seq: e.seq, At: e.at})
+		bodies = append(bodies, e.body)
 	}
-	return out, nil
+	return out, bodies
+}
+
+// encodeBodies encodes bodies for saving, handing the i-th to set. Bodies
+// are immutable, so this needs no entity lock: saving must not stall sends.
+func encodeBodies(bodies []*body, set func(i int, raw []byte)) error {
+	for i, b := range bodies {
+		raw, err := b.raw()
+		if err != nil {
+			return err
+		}
+		set(i, raw)
+	}
+	return nil
 }
 
 func (st *store) load() error {
