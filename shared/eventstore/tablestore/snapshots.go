@@ -179,19 +179,14 @@ func isRace(err error) bool {
 	if !errors.As(err, &re) {
 		return false
 	}
-	switch re.ErrorCode {
-	case string(aztables.EntityAlreadyExists), string(aztables.UpdateConditionNotSatisfied), string(aztables.ResourceNotFound):
-		return true
-	}
-	return re.StatusCode == http.StatusConflict || re.StatusCode == http.StatusPreconditionFailed
+	return collisionCode(re.ErrorCode) || collisionStatus(re.StatusCode)
 }
 
 func snapshotWriteError(err error, stream string) error {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		switch {
-		case re.StatusCode == http.StatusRequestEntityTooLarge,
-			re.ErrorCode == "EntityTooLarge", re.ErrorCode == "PropertyValueTooLarge", re.ErrorCode == "RequestBodyTooLarge":
+		case re.StatusCode == http.StatusRequestEntityTooLarge, tooLargeCode(re.ErrorCode):
 			return fmt.Errorf("%w: the service refused the snapshot of %q: %s", eventstore.ErrSnapshotTooLarge, stream, re.ErrorCode)
 		}
 	}

@@ -711,20 +711,43 @@ func translate(err error, stream string) error {
 		}
 	}
 	for _, c := range codes {
-		switch c {
-		case "EntityAlreadyExists", "UpdateConditionNotSatisfied", "ResourceNotFound":
+		switch {
+		case collisionCode(c):
 			return errCollision
-		case "EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge":
+		case tooLargeCode(c):
 			return fmt.Errorf("%w: the service refused the append to %q: %s", eventstore.ErrPayloadTooLarge, stream, c)
 		}
 	}
 	for _, st := range statuses {
-		switch st {
-		case http.StatusConflict, http.StatusPreconditionFailed:
+		switch {
+		case collisionStatus(st):
 			return errCollision
-		case http.StatusRequestEntityTooLarge:
+		case st == http.StatusRequestEntityTooLarge:
 			return fmt.Errorf("%w: the service refused the append to %q", eventstore.ErrPayloadTooLarge, stream)
 		}
 	}
 	return fmt.Errorf("tablestore: append to %q: %w", stream, err)
+}
+
+// collisionCode and collisionStatus: a write met rows written or changed by someone else.
+// Shared by appends (translate) and snapshot saves (isRace).
+func collisionCode(code string) bool {
+	switch aztables.TableErrorCode(code) {
+	case aztables.EntityAlreadyExists, aztables.UpdateConditionNotSatisfied, aztables.ResourceNotFound:
+		return true
+	}
+	return false
+}
+
+func collisionStatus(status int) bool {
+	return status == http.StatusConflict || status == http.StatusPreconditionFailed
+}
+
+// tooLargeCode: the service refused an entity, a property or a request body for its size.
+func tooLargeCode(code string) bool {
+	switch code {
+	case "EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge":
+		return true
+	}
+	return false
 }
