@@ -350,3 +350,22 @@ func appSettings(t *testing.T, app string) []byte {
 	must(t, err)
 	return out
 }
+
+// TestLocalEndpointsRedirectsWhatTheHostWouldExpand: every form of the
+// UseDevelopmentStorage shorthand the host expands (azurite.ExpandConnectionString)
+// goes to the started Azurite; full connection strings are left alone.
+func TestLocalEndpointsRedirectsWhatTheHostWouldExpand(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "local.settings.json")
+	must(t, os.WriteFile(file, []byte(`{"Values":{
+	  "Plain":"UseDevelopmentStorage=true",
+	  "WithProxy":" usedevelopmentstorage=TRUE ;DevelopmentStorageProxyUri=http://127.0.0.1",
+	  "Full":"DefaultEndpointsProtocol=http;AccountName=x;AccountKey=eQ==;BlobEndpoint=http://127.0.0.1:1/x;",
+	  "Bus":"Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true;",
+	  "Off":"UseDevelopmentStorage=false"}}`), 0o644))
+	env, err := localEndpoints(file, "STORAGE", "BUS")
+	must(t, err)
+	want := []string{"AzureWebJobsStorage=STORAGE", "Bus=BUS", "Plain=STORAGE", "WithProxy=STORAGE"}
+	if strings.Join(env, "\n") != strings.Join(want, "\n") {
+		t.Errorf("overrides %q, want %q", env, want)
+	}
+}

@@ -255,7 +255,8 @@ func localEndpoints(settingsFile, storage, serviceBus string) ([]string, error) 
 		switch {
 		case strings.Contains(strings.ToLower(sv), "usedevelopmentemulator=true"):
 			env = append(env, k+"="+serviceBus)
-		case strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(sv), ";"), "UseDevelopmentStorage=true"):
+		case azurite.ExpandConnectionString(sv) != sv:
+			// The shorthand the host would expand to Azurite's default ports.
 			env = append(env, k+"="+storage)
 		}
 	}
