@@ -488,16 +488,26 @@ func (s *Store) readEvents(ctx context.Context, stream, from, to string) ([]even
 				s.sawVersion(stream, row.Version)
 				continue
 			}
-			e := row.event()
-			if row.DataBlob != "" {
-				if e.Data, err = s.getBlob(ctx, row.DataBlob); err != nil {
-					return nil, err
-				}
+			e, err := s.withPayload(ctx, row)
+			if err != nil {
+				return nil, err
 			}
 			events = append(events, e)
 		}
 	}
 	return events, nil
+}
+
+// withPayload is the event of row, with its payload fetched from the blob if offloaded.
+func (s *Store) withPayload(ctx context.Context, row eventEntity) (eventstore.Event, error) {
+	e := row.event()
+	if row.DataBlob != "" {
+		var err error
+		if e.Data, err = s.getBlob(ctx, row.DataBlob); err != nil {
+			return eventstore.Event{}, err
+		}
+	}
+	return e, nil
 }
 
 func (s *Store) getBlob(ctx context.Context, name string) (json.RawMessage, error) {
@@ -552,11 +562,9 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]eventstore.Event, err
 		if err := json.Unmarshal(resp.Value, &row); err != nil {
 			return nil, fmt.Errorf("tablestore: pending event %q@%d: %w", m.PartitionKey, m.Version, err)
 		}
-		e := row.event()
-		if row.DataBlob != "" {
-			if e.Data, err = s.getBlob(ctx, row.DataBlob); err != nil {
-				return nil, err
-			}
+		e, err := s.withPayload(ctx, row)
+		if err != nil {
+			return nil, err
 		}
 		events = append(events, e)
 	}
