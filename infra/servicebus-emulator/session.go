@@ -457,21 +457,9 @@ func (s *session) transfer(t *amqp.Transfer, payload []byte) error {
 
 // deliverToEntity stores a message (or each message of a batch) and returns the outcome.
 func (s *session) deliverToEntity(l *link) any {
-	const batchFormat = 0x80013700
-	env, err := parseBody(l.inBuf)
+	bodies, err := incomingBodies(l.inBuf, l.inFormat)
 	if err != nil {
 		return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrCondDecodeError, Description: err.Error()}}
-	}
-	bodies := []*body{env}
-	if l.inFormat == batchFormat {
-		bodies = bodies[:0]
-		for _, d := range env.msg.Data {
-			b, err := parseBody(d)
-			if err != nil {
-				return &amqp.Rejected{Error: &amqp.Error{Condition: amqp.ErrCondDecodeError, Description: err.Error()}}
-			}
-			bodies = append(bodies, b)
-		}
 	}
 	now := time.Now()
 	s.c.log.Debug("messages accepted", "entity", l.addr, "count", len(bodies))
@@ -488,6 +476,33 @@ func (s *session) deliverToEntity(l *link) any {
 		}
 	}
 	return &amqp.Accepted{}
+}
+
+// incomingBodies decodes a transfer's message, or each message of a batch.
+// A batch's envelope is only unwrapped: it is never stored, so it is not
+// re-encoded as a body would be.
+func incomingBodies(raw []byte, format uint32) ([]*body, error) {
+	const batchFormat = 0x80013700
+	if format != batchFormat {
+		b, err := parseBody(raw)
+		if err != nil {
+			return nil, err
+		}
+		return []*body{b}, nil
+	}
+	var env goamqp.Message
+	if err := env.UnmarshalBinary(raw); err != nil {
+		return nil, fmt.Errorf("decode message: %w", err)
+	}
+	bodies := make([]*body, 0, len(env.Data))
+	for _, d := range env.Data {
+		b, err := parseBody(d)
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, b)
+	}
+	return bodies, nil
 }
 
 // disposition applies the client's outcomes to messages we delivered.
