@@ -43,6 +43,50 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// devrunUnderTest is devrun running in the background for a test.
+type devrunUnderTest struct {
+	info      readyInfo
+	out, logs lockedBuffer
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+// startDevrun runs devrun with s on the test's behalf and waits up to within
+// for it to be ready; its output and logs are shown if it is not.
+func startDevrun(t *testing.T, s settings, within time.Duration) *devrunUnderTest {
+	t.Helper()
+	dr := &devrunUnderTest{done: make(chan error, 1)}
+	ready := make(chan readyInfo, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dr.cancel = cancel
+	s.onReady = func(r readyInfo) { ready <- r }
+	s.Logger = slog.New(slog.NewTextHandler(&dr.logs, nil))
+	go func() { dr.done <- run(ctx, s, &dr.out) }()
+	select {
+	case dr.info = <-ready:
+	case err := <-dr.done:
+		t.Fatalf("devrun stopped: %v\n%s\n%s", err, dr.out.String(), dr.logs.String())
+	case <-time.After(within):
+		t.Fatalf("devrun not ready\n%s\n%s", dr.out.String(), dr.logs.String())
+	}
+	return dr
+}
+
+// stop is Ctrl-C: devrun must return without error within 30s.
+func (dr *devrunUnderTest) stop(t *testing.T) {
+	t.Helper()
+	dr.cancel()
+	select {
+	case err := <-dr.done:
+		if err != nil {
+			t.Fatalf("devrun: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("devrun did not stop within 30s")
+	}
+}
+
 // TestDevrunStartsEverythingAndStopsCleanly runs devrun on free ports with a
 // small assembled app: HTTP through the host, a Service Bus message through
 // the emulator to the handler, then Ctrl-C (context cancel) leaves nothing behind.
@@ -77,27 +121,11 @@ func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
 	  "Topics":[{"Name":"usage","Properties":{},"Subscriptions":[{"Name":"billing","Properties":{"MaxDeliveryCount":3},
 	  "Rules":[{"Name":"all","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"1=1"}}}]}]}]}],"Logging":{"Type":"Console"}}}`), 0o644))
 
-	var out lockedBuffer
-	ready := make(chan readyInfo, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, settings{
-			Build: filepath.Join(root, ".build"), Mode: "contexts", Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
-			SBAddr: "127.0.0.1:0", SBConfig: sbConfig, HTTPPort: 0,
-			onReady: func(r readyInfo) { ready <- r },
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}, &out)
-	}()
-	var info readyInfo
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("devrun stopped: %v\n%s", err, out.String())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("devrun not ready\n%s", out.String())
-	}
+	dr := startDevrun(t, settings{
+		Build: filepath.Join(root, ".build"), Mode: "contexts", Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
+		SBAddr: "127.0.0.1:0", SBConfig: sbConfig, HTTPPort: 0,
+	}, 90*time.Second)
+	info, out := dr.info, &dr.out
 	if !strings.Contains(out.String(), "\nmeterline is ready\n") || !strings.Contains(out.String(), "demo/Ping: [GET] "+info.HTTP+"/api/ping") {
 		t.Errorf("devrun output:\n%s", out.String())
 	}
@@ -143,16 +171,7 @@ func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
 		f.Close()
 	}
 
-	// Ctrl-C.
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("devrun: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("devrun did not stop within 30s")
-	}
+	dr.stop(t) // Ctrl-C
 	if err := syscall.Kill(handlerPID, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("handler %d still exists after devrun stopped (%v)", handlerPID, err)
 	}
@@ -206,27 +225,11 @@ func TestAppFoldersByMode(t *testing.T) {
 
 func TestDevrunEmulatorsOnly(t *testing.T) {
 	root := t.TempDir()
-	var out lockedBuffer
-	ready := make(chan readyInfo, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, settings{
-			EmulatorsOnly: true, DataDir: filepath.Join(root, "azurite"), SBAddr: "127.0.0.1:0",
-			SBConfig: "../servicebus-emulator/config.json",
-			onReady:  func(r readyInfo) { ready <- r },
-			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}, &out)
-	}()
-	var info readyInfo
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("devrun stopped: %v\n%s", err, out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("emulators not ready")
-	}
+	dr := startDevrun(t, settings{
+		EmulatorsOnly: true, DataDir: filepath.Join(root, "azurite"), SBAddr: "127.0.0.1:0",
+		SBConfig: "../servicebus-emulator/config.json",
+	}, 60*time.Second)
+	info, out := dr.info, &dr.out
 	// The shipped config's topics are there.
 	client, err := azservicebus.NewClientFromConnectionString(info.ServiceBusConnection, nil)
 	must(t, err)
@@ -235,13 +238,7 @@ func TestDevrunEmulatorsOnly(t *testing.T) {
 	must(t, err)
 	must(t, sender.SendMessage(context.Background(), &azservicebus.Message{Body: []byte("{}")}, nil))
 	sender.Close(context.Background())
-	cancel()
-	select {
-	case err := <-done:
-		must(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("devrun did not stop")
-	}
+	dr.stop(t)
 	if !strings.Contains(out.String(), "emulators are ready") {
 		t.Errorf("output:\n%s", out.String())
 	}
@@ -264,27 +261,11 @@ func TestDevrunRunsTheAssembledAllInOneApp(t *testing.T) {
 	settingsFile := filepath.Join(root, "local.settings.json")
 	must(t, os.WriteFile(settingsFile, appSettings(t, filepath.Join(root, ".build", "all")), 0o644))
 
-	var out, logs lockedBuffer
-	ready := make(chan readyInfo, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, settings{
-			Build: filepath.Join(root, ".build"), Mode: "all", Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
-			SBAddr: "127.0.0.1:0", SBConfig: filepath.Join(repo, "infra/servicebus-emulator/config.json"),
-			onReady: func(r readyInfo) { ready <- r },
-			Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
-		}, &out)
-	}()
-	var info readyInfo
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("devrun stopped: %v\n%s\n%s", err, out.String(), logs.String())
-	case <-time.After(120 * time.Second):
-		t.Fatalf("devrun not ready\n%s", out.String())
-	}
+	dr := startDevrun(t, settings{
+		Build: filepath.Join(root, ".build"), Mode: "all", Settings: settingsFile, DataDir: filepath.Join(root, "azurite"),
+		SBAddr: "127.0.0.1:0", SBConfig: filepath.Join(repo, "infra/servicebus-emulator/config.json"),
+	}, 120*time.Second)
+	info, logs := dr.info, &dr.logs
 
 	resp, err := http.Post(info.HTTP+"/api/subscriptions/customers", "application/json",
 		strings.NewReader(`{"name":"Acme Metering","email":"ops@acme.test","plan":"starter"}`))
@@ -309,13 +290,7 @@ func TestDevrunRunsTheAssembledAllInOneApp(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		must(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("devrun did not stop within 30s")
-	}
+	dr.stop(t)
 }
 
 // appSettings is the repository's local.settings.json plus a yearly schedule
