@@ -91,8 +91,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 func (a *App) invokeHTTP(w http.ResponseWriter, r *http.Request, f *Function, inv *invocation, invocationID string, start time.Time) {
 	req, err := inv.httpRequest(r.Context())
 	if err != nil {
-		a.logger().Warn("invalid invocation payload", slog.String("function", f.Name), slog.String("invocation_id", invocationID), slog.String("error", err.Error()))
-		WriteError(w, http.StatusBadRequest, "invalid_payload", err.Error())
+		a.refuse(w, f, invocationID, err)
 		return
 	}
 	ctx, c := a.newCall(r.Context(), f.Name, invocationID, httpCorrelationID(req.Header), true)

@@ -110,7 +110,6 @@ type result struct {
 func (a *App) invoke(w http.ResponseWriter, r *http.Request, f *Function) {
 	start := time.Now()
 	invocationID := r.Header.Get(HeaderInvocationID)
-	log := a.logger().With(slog.String("function", f.Name), slog.String("invocation_id", invocationID))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -123,8 +122,7 @@ func (a *App) invoke(w http.ResponseWriter, r *http.Request, f *Function) {
 	}
 	inv, err := decodeInvocation(body)
 	if err != nil {
-		log.Warn("invalid invocation payload", slog.String("error", err.Error()))
-		WriteError(w, http.StatusBadRequest, "invalid_payload", err.Error())
+		a.refuse(w, f, invocationID, err)
 		return
 	}
 	switch f.Kind {
@@ -137,11 +135,16 @@ func (a *App) invoke(w http.ResponseWriter, r *http.Request, f *Function) {
 	}
 }
 
+// refuse answers an invocation whose payload the handler cannot read: 400, and a warning.
+func (a *App) refuse(w http.ResponseWriter, f *Function, invocationID string, err error) {
+	a.logger().Warn("invalid invocation payload", slog.String("function", f.Name), slog.String("invocation_id", invocationID), slog.String("error", err.Error()))
+	WriteError(w, http.StatusBadRequest, "invalid_payload", err.Error())
+}
+
 func (a *App) invokeMessage(w http.ResponseWriter, r *http.Request, f *Function, inv *invocation, invocationID string, start time.Time) {
 	m, err := inv.message()
 	if err != nil {
-		a.logger().Warn("invalid invocation payload", slog.String("function", f.Name), slog.String("invocation_id", invocationID), slog.String("error", err.Error()))
-		WriteError(w, http.StatusBadRequest, "invalid_payload", err.Error())
+		a.refuse(w, f, invocationID, err)
 		return
 	}
 	correlation := m.CorrelationID
@@ -194,8 +197,7 @@ func (a *App) invokeMessage(w http.ResponseWriter, r *http.Request, f *Function,
 func (a *App) invokeTimer(w http.ResponseWriter, r *http.Request, f *Function, inv *invocation, invocationID string, start time.Time) {
 	t, err := inv.timer()
 	if err != nil {
-		a.logger().Warn("invalid invocation payload", slog.String("function", f.Name), slog.String("invocation_id", invocationID), slog.String("error", err.Error()))
-		WriteError(w, http.StatusBadRequest, "invalid_payload", err.Error())
+		a.refuse(w, f, invocationID, err)
 		return
 	}
 	ctx, c := a.newCall(r.Context(), f.Name, invocationID, "", true)
