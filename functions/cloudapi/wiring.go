@@ -7,17 +7,16 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/domain"
 	"meterline/functions/cloudapi/meterlog"
+	"meterline/shared/connect"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/eventstore/outbox"
 	"meterline/shared/eventstore/tablestore"
-	"meterline/shared/servicebus"
 	"meterline/shared/views"
 	viewmem "meterline/shared/views/memstore"
 	viewtables "meterline/shared/views/tablestore"
@@ -80,24 +79,9 @@ func InMemoryDeps() Deps {
 // required) and CloudApiAccessCacheTTL (optional). Error messages never repeat a connection
 // string.
 func Connect(ctx context.Context, setting func(name string) string) (Deps, error) {
-	storage, bus := setting(StorageSetting), setting(ServiceBusSetting)
-	if storage == "" || bus == "" {
-		return Deps{}, fmt.Errorf("cloudapi: app settings %s and %s are required", StorageSetting, ServiceBusSetting)
-	}
-	tables, err := aztables.NewServiceClientFromConnectionString(storage, nil)
-	if err != nil {
-		return Deps{}, errors.New("cloudapi: app setting " + StorageSetting + " is not a storage connection string")
-	}
-	blobs, err := azblob.NewClientFromConnectionString(storage, nil)
-	if err != nil {
-		return Deps{}, errors.New("cloudapi: app setting " + StorageSetting + " is not a storage connection string")
-	}
-	client, err := azservicebus.NewClientFromConnectionString(bus, nil)
-	if err != nil {
-		return Deps{}, errors.New("cloudapi: app setting " + ServiceBusSetting + " is not a Service Bus connection string")
-	}
-	publisher, err := servicebus.NewPublisher(client, Name)
-	if err != nil {
+	tables, blobs, errStorage := connect.Storage(setting, StorageSetting)
+	publisher, errBus := connect.Publisher(setting, ServiceBusSetting, Name)
+	if err := errors.Join(errStorage, errBus); err != nil {
 		return Deps{}, fmt.Errorf("cloudapi: %w", err)
 	}
 	deps, err := Open(ctx, tables, blobs, publisher)

@@ -2,7 +2,6 @@ package product
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"meterline/functions/product/app"
 	"meterline/functions/product/domain"
+	"meterline/shared/connect"
 	"meterline/shared/views"
 	viewmem "meterline/shared/views/memstore"
 	viewtables "meterline/shared/views/tablestore"
@@ -58,20 +58,15 @@ func Open(ctx context.Context, tables *aztables.ServiceClient) (Deps, error) {
 // needs no Service Bus connection of its own (its receptors' triggers use the host's).
 // Error messages never repeat a connection string.
 func Connect(ctx context.Context, setting func(name string) string) (Deps, error) {
-	storage := setting(StorageSetting)
-	if storage == "" {
-		return Deps{}, errors.New("product: app setting " + StorageSetting + " is required")
+	tables, err := connect.Tables(setting, StorageSetting) // parses only: connects to nothing yet
+	if err != nil {
+		return Deps{}, fmt.Errorf("product: %w", err)
 	}
 	var ttl time.Duration // checked before anything connects
 	if s := setting(SessionTTLSetting); s != "" {
-		var err error
 		if ttl, err = time.ParseDuration(s); err != nil || ttl <= 0 {
 			return Deps{}, fmt.Errorf("product: app setting %s: want a positive duration like \"8h\", got %q", SessionTTLSetting, s)
 		}
-	}
-	tables, err := aztables.NewServiceClientFromConnectionString(storage, nil)
-	if err != nil {
-		return Deps{}, errors.New("product: app setting " + StorageSetting + " is not a storage connection string")
 	}
 	deps, err := Open(ctx, tables)
 	if err != nil {
