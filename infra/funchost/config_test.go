@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"meterline/infra/funchost"
-	"meterline/shared/azurite"
 )
 
 const sbTrigger = `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg",
@@ -144,20 +143,5 @@ func TestDisabledFunctionsAreSkipped(t *testing.T) {
 	must(t, err)
 	if len(app.Functions) != 1 || app.Functions[0].Name != "A" {
 		t.Fatalf("functions %v", app.Functions)
-	}
-}
-
-func TestStorageConnectionStringDevelopmentStorage(t *testing.T) {
-	got := funchost.StorageConnectionString("UseDevelopmentStorage=true")
-	for _, want := range []string{"AccountName=devstoreaccount1", "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1",
-		"QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1", "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1",
-		"AccountKey=" + azurite.DevelopmentKey} {
-		if !strings.Contains(got, want) {
-			t.Errorf("%q lacks %q", got, want)
-		}
-	}
-	full := "DefaultEndpointsProtocol=http;AccountName=x;AccountKey=eQ==;BlobEndpoint=http://127.0.0.1:1/x;"
-	if funchost.StorageConnectionString(full) != full {
-		t.Error("a full connection string must be used as is")
 	}
 }

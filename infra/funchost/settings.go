@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"meterline/shared/azurite"
 )
 
 // Settings are an app's effective settings: local.settings.json Values with
@@ -105,11 +103,4 @@ func (s Settings) Resolve(v string) (string, error) {
 		return "", fmt.Errorf("app setting %q not found", missing[0])
 	}
 	return out, nil
-}
-
-// StorageConnectionString maps "UseDevelopmentStorage=true" to Azurite's
-// default local endpoints (the well-known development key lives in
-// shared/azurite); any other connection string is returned as is.
-func StorageConnectionString(v string) string {
-	return azurite.ExpandConnectionString(v)
 }

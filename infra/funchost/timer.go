@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
+
+	"meterline/shared/azurite"
 )
 
 // hostsContainer is where the Functions host keeps timer status and locks.
@@ -90,7 +92,7 @@ type timerListener struct {
 
 func newTimerListener(a *appRuntime, fn *Function) (*timerListener, error) {
 	conn, _ := a.Settings.Lookup("AzureWebJobsStorage")
-	client, err := azblob.NewClientFromConnectionString(StorageConnectionString(conn), nil)
+	client, err := azblob.NewClientFromConnectionString(azurite.ExpandConnectionString(conn), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: setting AzureWebJobsStorage is not a storage connection string", fn.File)
 	}
