@@ -48,9 +48,9 @@ func (p Projection) Apply(ctx context.Context, fact any) error {
 	case domain.UsageReported:
 		_, err := v.Usage.Update(ctx, f.CustomerID, func(u *domain.Usage) error { u.Apply(f); return nil })
 		return err
-	case domain.AccountOpened, domain.AccountStatusChanged, domain.BalanceChanged, domain.ConsumptionBilled,
-		domain.ChargeBilled, domain.PaymentMade, domain.InvoiceIssued, domain.InvoiceSettled, domain.InvoiceWentOverdue:
-		_, err := v.Accounts.Update(ctx, accountOf(f), func(a *domain.Account) error { a.Apply(f); return nil })
+	}
+	if customerID, ok := accountOf(fact); ok {
+		_, err := v.Accounts.Update(ctx, customerID, func(a *domain.Account) error { a.Apply(fact); return nil })
 		return err
 	}
 	return fmt.Errorf("app: no projection for %T", fact)
@@ -60,26 +60,27 @@ func (p Projection) updateUser(ctx context.Context, userID string, fact any) (do
 	return p.Views.Users.Update(ctx, userID, func(u *domain.PortalUser) error { u.Apply(fact); return nil })
 }
 
-func accountOf(fact any) string {
+// accountOf is the customer whose account the fact changes; false for the facts of no account.
+func accountOf(fact any) (string, bool) {
 	switch f := fact.(type) {
 	case domain.AccountOpened:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.AccountStatusChanged:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.BalanceChanged:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.ConsumptionBilled:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.ChargeBilled:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.PaymentMade:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.InvoiceIssued:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.InvoiceSettled:
-		return f.CustomerID
+		return f.CustomerID, true
 	case domain.InvoiceWentOverdue:
-		return f.CustomerID
+		return f.CustomerID, true
 	}
-	return ""
+	return "", false
 }
