@@ -103,22 +103,22 @@ func appFolders(s settings) ([]string, error) {
 	if len(s.Apps) > 0 {
 		return s.Apps, nil
 	}
+	if s.Mode != "all" && s.Mode != "contexts" {
+		return nil, fmt.Errorf("-mode %q: want all or contexts", s.Mode)
+	}
 	entries, err := os.ReadDir(s.Build)
 	if err != nil {
 		return nil, fmt.Errorf("no assembled apps: %w (run `make build` first)", err)
 	}
 	var dirs []string
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(s.Build, e.Name(), "host.json")); !e.IsDir() || err != nil {
+		// "all" is the all-in-one app; every other app is one bounded context.
+		if !e.IsDir() || (e.Name() == "all") != (s.Mode == "all") {
 			continue
 		}
-		switch {
-		case s.Mode == "all" && e.Name() == "all", s.Mode == "contexts" && e.Name() != "all":
+		if _, err := os.Stat(filepath.Join(s.Build, e.Name(), "host.json")); err == nil {
 			dirs = append(dirs, filepath.Join(s.Build, e.Name()))
 		}
-	}
-	if s.Mode != "all" && s.Mode != "contexts" {
-		return nil, fmt.Errorf("-mode %q: want all or contexts", s.Mode)
 	}
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("no app for -mode %s in %s (run `make build` first)", s.Mode, s.Build)
