@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"testing"
 
+	"meterline/functions/cloudapi"
 	"meterline/functions/cloudapi/acl"
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/domain"
 	subs "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
+	viewmem "meterline/shared/views/memstore"
 )
 
 func hashOf(key string) string {
@@ -31,18 +33,15 @@ func event(t testing.TB, stream string, version int64, typ string, payload any) 
 		Version: version, Source: "subscriptions", Data: data}
 }
 
+// replica is the access replica on the in-memory views backend, laid out as in production.
 type replica struct {
-	keys        *memDocs[domain.Key]
-	credentials *memDocs[domain.Credential]
-	users       *memDocs[domain.Lock]
-	customers   *memDocs[domain.Lock]
-	store       app.AccessStore
+	backend *viewmem.Store
+	store   app.AccessStore
 }
 
 func newReplica() *replica {
-	r := &replica{keys: newDocs[domain.Key](), credentials: newDocs[domain.Credential](), users: newDocs[domain.Lock](), customers: newDocs[domain.Lock]()}
-	r.store = app.AccessStore{Keys: r.keys, Credentials: r.credentials, Users: r.users, Customers: r.customers}
-	return r
+	b := viewmem.New()
+	return &replica{backend: b, store: cloudapi.AccessStoreOn(b)}
 }
 
 func (r *replica) apply(t testing.TB, e eventstore.Event) {
@@ -59,9 +58,21 @@ func (r *replica) apply(t testing.TB, e eventstore.Event) {
 	}
 }
 
-func (r *replica) state() string {
-	all := map[string]map[string]string{"keys": r.keys.snapshot(), "credentials": r.credentials.snapshot(),
-		"users": r.users.snapshot(), "customers": r.customers.snapshot()}
+// state is every stored document of the replica, by collection and key. The history of the
+// convergence test fills every collection: an empty one means these names went stale.
+func (r *replica) state(t testing.TB) string {
+	t.Helper()
+	all := map[string]map[string]string{}
+	for _, c := range []string{"access-keys", "access-credentials", "access-users", "access-customers"} {
+		docs, err := r.backend.List(context.Background(), c)
+		if err != nil || len(docs) == 0 {
+			t.Fatalf("collection %s: %d documents, %v", c, len(docs), err)
+		}
+		all[c] = map[string]string{}
+		for _, d := range docs {
+			all[c][d.Key] = string(d.Data)
+		}
+	}
 	b, _ := json.Marshal(all)
 	return string(b)
 }
@@ -112,7 +123,7 @@ func TestAccessProjectionConvergesInAnyOrder(t *testing.T) {
 		for _, i := range order[:3] { // redeliveries after the fact
 			r.apply(t, history[i])
 		}
-		got := r.state()
+		got := r.state(t)
 		if runs == 0 {
 			want = got
 			gate := app.Gate{Store: r.store}
@@ -122,7 +133,7 @@ func TestAccessProjectionConvergesInAnyOrder(t *testing.T) {
 			if _, err := gate.Authorize(ctx, k2); !errors.Is(err, domain.ErrCustomerLocked) {
 				t.Fatalf("k2: %v, want customer locked", err)
 			}
-			if u, _, _ := r.users.Get(ctx, "u1"); u.Locked || u.Version != 5 || !u.Known {
+			if u, _, _ := r.store.Users.Get(ctx, "u1"); u.Locked || u.Version != 5 || !u.Known {
 				t.Fatalf("user %+v, want known, unlocked at version 5", u)
 			}
 		} else if got != want {
