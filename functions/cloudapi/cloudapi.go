@@ -96,15 +96,12 @@ func New(deps Deps) *funcapp.App {
 	return a
 }
 
-// sweepAge leaves alone the events younger than this: their dispatch is probably under way.
-const sweepAge = 10 * time.Second
-
 // reportUsage is the usage reporting tick: publish what earlier ticks left in the outbox, then
 // report new consumption.
 func reportUsage(ctx context.Context, out *outbox.Dispatcher, reporter app.UsageReporter) error {
 	var swept error
 	if out != nil {
-		_, swept = out.Sweep(ctx, sweepAge)
+		_, swept = out.Sweep(ctx, outbox.DefaultSweepAge)
 	}
 	return errors.Join(swept, reporter.Run(ctx))
 }

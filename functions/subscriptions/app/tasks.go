@@ -120,7 +120,7 @@ type OutboxSweep struct {
 }
 
 // SweepAge leaves alone the events younger than this: their dispatch is probably under way.
-const SweepAge = 10 * time.Second
+const SweepAge = outbox.DefaultSweepAge
 
 // Run publishes the pending events older than SweepAge (by the dispatcher's clock).
 func (s *OutboxSweep) Run(ctx context.Context) error {

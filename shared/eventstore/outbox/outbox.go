@@ -90,6 +90,10 @@ func (d *Dispatcher) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// DefaultSweepAge is the age under which a sweep leaves a pending event alone: its dispatch
+// right after the append is probably still under way.
+const DefaultSweepAge = 10 * time.Second
+
 // Sweep publishes the pending events created more than olderThan ago (younger ones are
 // probably being dispatched right now) and clears their marks. It returns how many it
 // published. Run it on a timer; running it beside Dispatch is safe.
