@@ -154,34 +154,45 @@ func (t *timerListener) run(ctx, invokeCtx context.Context) {
 	}
 }
 
-// acquire returns a lease client holding the lock, or nil when another host holds it.
+// acquire returns a lease client holding the lock, or nil when another host
+// holds it. Usually one request: the container and the lock blob are created
+// only when the lease finds them missing (the first run against a storage).
 func (t *timerListener) acquire(ctx context.Context) (*lease.BlobClient, error) {
-	if _, err := t.container.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-		return nil, err
-	}
-	if _, err := t.lock.GetProperties(ctx, nil); bloberror.HasCode(err, bloberror.BlobNotFound) {
-		etagAny := azcore.ETagAny
-		_, err := t.lock.Upload(ctx, nopCloser{bytes.NewReader(nil)}, &blockblob.UploadOptions{
-			AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &etagAny}},
-		})
-		if err != nil && !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet, bloberror.LeaseIDMissing) {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, err
-	}
 	id := newGUID()
 	lc, err := lease.NewBlobClient(t.lock, &lease.BlobClientOptions{LeaseID: &id})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := lc.AcquireLease(ctx, leaseDuration, nil); err != nil {
-		if bloberror.HasCode(err, bloberror.LeaseAlreadyPresent) {
-			return nil, nil
+	_, err = lc.AcquireLease(ctx, leaseDuration, nil)
+	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
+		if err := t.createLock(ctx); err != nil {
+			return nil, err
 		}
+		_, err = lc.AcquireLease(ctx, leaseDuration, nil)
+	}
+	if bloberror.HasCode(err, bloberror.LeaseAlreadyPresent) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	return lc, nil
+}
+
+// createLock creates the hosts container and the empty lock blob; another
+// host doing the same at once is fine.
+func (t *timerListener) createLock(ctx context.Context) error {
+	if _, err := t.container.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+		return err
+	}
+	etagAny := azcore.ETagAny
+	_, err := t.lock.Upload(ctx, nopCloser{bytes.NewReader(nil)}, &blockblob.UploadOptions{
+		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &etagAny}},
+	})
+	if err != nil && !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet, bloberror.LeaseIDMissing) {
+		return err
+	}
+	return nil
 }
 
 type nopCloser struct{ io.ReadSeeker }
