@@ -25,6 +25,12 @@ func TestPoisonMessageEndsInTheAppsDeadLetterQueue(t *testing.T) {
 	customer := createCustomer(t, "Poison Pill plc")
 	u := createUser(t, customer, "")
 	waitForStatus(t, u.APIKey, http.StatusOK, 30*time.Second)
+	// The 200 that waitForStatus got was metered: wait until its unit is billed, or its usage
+	// report could land after "before" and look like the poison changed the customer (the
+	// rare failure on a loaded machine, where the dead-lettering below outlasts a report period).
+	if _, ok := eventually(15*reportPeriod, 50*time.Millisecond, func() bool { return getCustomer(t, customer).Consumption.Units == 1 }); !ok {
+		t.Fatalf("the first forecast was never billed: %+v", getCustomer(t, customer).Consumption)
+	}
 	before := getCustomer(t, customer).money()
 
 	bus := busClient(t)

@@ -44,7 +44,9 @@ type portalWorld struct {
 }
 
 func newPortalWorld(t testing.TB, views app.Views) *portalWorld {
-	w := &portalWorld{t: t, seq: map[string]int64{}, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	// The clock starts at the real time: the cookie jar judges the session cookie's Expires by
+	// the real clock, so a fixed date would expire it on some days and not on others.
+	w := &portalWorld{t: t, seq: map[string]int64{}, now: time.Now().UTC().Truncate(time.Second)}
 	a := product.New(product.Deps{Views: views, Now: w.clock})
 	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	w.srv = httptest.NewServer(a.Handler())
