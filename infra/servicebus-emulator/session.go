@@ -161,10 +161,16 @@ func (s *session) attachOutgoing(l *link, a *amqp.Attach) *amqp.Error {
 		if err != nil {
 			return notFound(err)
 		}
-		if a.Target == nil || a.Target.Address == "" {
-			return &amqp.Error{Condition: amqp.ErrCondInvalidField, Description: "management receiver without a target address to reply to"}
+		// Replies go to the address the requests name as reply-to: the Go and .NET SDKs put it
+		// in the receiver's target; the JavaScript SDK's $cbs receiver has no target and uses
+		// its link name as reply-to (@azure/core-amqp cbs.js), which Service Bus accepts.
+		l.replyAddr = a.Name
+		if a.Target != nil && a.Target.Address != "" {
+			l.replyAddr = a.Target.Address
 		}
-		l.replyAddr = a.Target.Address
+		if l.replyAddr == "" {
+			return &amqp.Error{Condition: amqp.ErrCondInvalidField, Description: "management receiver with neither a target address nor a name to reply to"}
+		}
 		return nil
 	}
 	q, err := s.c.srv.ns.receiveSource(l.addr)
