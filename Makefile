@@ -3,6 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 AZURITE_DIR := infra/azurite
 AZURITE := $(AZURITE_DIR)/node_modules/azurite/dist/src/azurite.js
+JSINTEROP_DIR := infra/servicebus-emulator/jsinterop
+JSINTEROP := $(JSINTEROP_DIR)/node_modules/@azure/service-bus/package.json
 TEST_TIMEOUT ?= 20m
 
 .PHONY: chromium deps test bench fuzz vet build run start-func servicebus-emulator clean
@@ -10,17 +12,25 @@ APPS := subscriptions cloudapi product all
 SB_CONFIG ?= infra/servicebus-emulator/config.json
 SB_ADDR ?= 127.0.0.1:5672
 
-## deps: install the pinned npm (Azurite) and Go dependencies, and Debian's Chromium for the
-## portal's browser test.
-deps: $(AZURITE) chromium
+## deps: install the pinned npm packages (Azurite with the Node.js it needs, the JavaScript
+## Service Bus SDK for the interop test), the Go modules, and Debian's Chromium for the portal's
+## browser test; then check each npm folder's Node against its packages' engines.
+deps: $(AZURITE) $(JSINTEROP) chromium
 	$(GO) mod download
+	@$(GO) run ./infra/nodecheck $(AZURITE_DIR) $(JSINTEROP_DIR)
 
 chromium:
 	@bash functions/product/e2e/install-chromium.sh
 
+# npm ci in a pinned npm folder; the machine's npm only installs, each folder says which Node runs it.
+NPM_CI = command -v npm >/dev/null || { echo "make: npm (Node.js >= 18) is needed to install the pinned npm packages"; exit 1; }; \
+	npm ci --prefix $(1) --no-audit --no-fund --loglevel=error && touch $(2)
+
 $(AZURITE): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
-	cd $(AZURITE_DIR) && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+	@$(call NPM_CI,$(AZURITE_DIR),$@)
+
+$(JSINTEROP): $(JSINTEROP_DIR)/package.json $(JSINTEROP_DIR)/package-lock.json
+	@$(call NPM_CI,$(JSINTEROP_DIR),$@)
 
 ## test: every test, integration tests included (Azurite and the Service Bus emulator start per test).
 test: deps vet
@@ -38,6 +48,7 @@ bench: deps
 	$(BENCH) -bench Update -benchtime 300x ./shared/views/tablestore/
 	$(BENCH) -bench . -benchtime 300ms ./shared/funcapp/ ./infra/servicebus-emulator/amqp/ ./infra/servicebus-emulator/filter/
 	$(BENCH) -bench . -benchtime 20000x ./infra/servicebus-emulator/
+	$(BENCH) -bench . -benchtime 5x ./infra/servicebus-emulator/jsinterop/
 	$(BENCH) -bench ServiceBusInvocationOverhead -benchtime 4000x ./infra/funchost/
 	$(BENCH) -bench ForecastMetering -benchtime 3s ./functions/cloudapi/
 	$(BENCH) -bench ReplicationLatency -benchtime 1x ./functions/e2e/

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	goamqp "github.com/Azure/go-amqp"
+
+	"meterline/infra/servicebus-emulator/amqp"
 )
 
 // Annotations the SDKs read from delivered messages. Several are type-asserted
@@ -165,13 +167,29 @@ func (s *snapshot) encode() ([]byte, error) {
 	if s.state != 0 {
 		ann[annMessageState] = s.state
 	}
-	m := goamqp.Message{Header: &h, Annotations: ann}
+	m := goamqp.Message{Annotations: ann}
 	if s.withLockAnn {
 		m.DeliveryAnnotations = goamqp.Annotations{annLockToken: goamqp.UUID(s.lockToken)}
 	}
-	b, err := m.MarshalBinary()
+	b, err := encodeHeader(h)
 	if err != nil {
 		return nil, err
 	}
-	return append(b, s.body.rest...), nil
+	rest, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b, rest...), s.body.rest...), nil
+}
+
+// encodeHeader writes the header section with every field present, as Service Bus does.
+// go-amqp leaves out a zero delivery-count, and the JavaScript SDK (rhea) then reports a first
+// delivery's deliveryCount as undefined instead of 0. The header is the message's first section.
+func encodeHeader(h goamqp.MessageHeader) ([]byte, error) {
+	var ttl any // null: no time to live
+	if h.TTL > 0 {
+		ttl = uint32(h.TTL / time.Millisecond)
+	}
+	return amqp.Marshal(&amqp.Described{Descriptor: uint64(0x70),
+		Value: []any{h.Durable, h.Priority, ttl, h.FirstAcquirer, h.DeliveryCount}})
 }

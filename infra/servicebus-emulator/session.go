@@ -36,20 +36,21 @@ type link struct {
 	addr   string
 
 	// Client sends, we receive (reader goroutine only).
-	target         sendTarget
-	rpc            *rpcNode
-	inCredit       uint32
-	inCount        uint32 // delivery-count of the client's sender
-	inBuf          []byte
-	inDeliveryID   uint32
-	inSettled      bool
-	inFormat       uint32
-	inProgress     bool
-	detached       bool // we detached it with an error; frames still in flight are ignored
-	entityDetached bool
-	sessionAccept  bool    // a session receiver: attach answered once a session is bound
-	wantSession    *string // nil: the next available session
-	sessionWait    time.Duration
+	target           sendTarget
+	rpc              *rpcNode
+	inCredit         uint32
+	inCount          uint32 // delivery-count of the client's sender
+	inBuf            []byte
+	inDeliveryID     uint32
+	inSettled        bool
+	inFormat         uint32
+	inProgress       bool
+	detached         bool // we detached it with an error; frames still in flight are ignored
+	entityDetached   bool
+	sessionAccept    bool    // a session receiver: attach answered once a session is bound
+	wantSession      *string // nil: the next available session
+	describedSession bool    // the client sent its session filter as a described value
+	sessionWait      time.Duration
 
 	// Client receives, we send.
 	q         *queue
@@ -179,10 +180,14 @@ func (s *session) attachOutgoing(l *link, a *amqp.Attach) *amqp.Error {
 	}
 	if f, ok := a.Source.Filter[sessionFilter]; ok {
 		l.sessionAccept = true
+		// The Go SDK sends the session id as a described value, the JavaScript SDK as a plain
+		// string (null for the next available session); the answer echoes the client's form.
 		if d, ok := f.(*amqp.Described); ok {
-			if id, ok := d.Value.(string); ok {
-				l.wantSession = &id
-			}
+			l.describedSession = true
+			f = d.Value
+		}
+		if id, ok := f.(string); ok {
+			l.wantSession = &id
 		}
 		if ms, ok := asInt64(a.Properties[amqp.Symbol("com.microsoft:timeout")]); ok {
 			l.sessionWait = time.Duration(ms) * time.Millisecond
@@ -227,7 +232,10 @@ func (s *session) acceptSession(l *link, reply *amqp.Attach) {
 		for k, v := range reply.Source.Filter {
 			src.Filter[k] = v
 		}
-		src.Filter[sessionFilter] = &amqp.Described{Descriptor: uint64(0x137000000C), Value: sid}
+		src.Filter[sessionFilter] = sid
+		if l.describedSession {
+			src.Filter[sessionFilter] = &amqp.Described{Descriptor: uint64(0x137000000C), Value: sid}
+		}
 		r := *reply
 		r.Source = &src
 		r.Properties = amqp.Map{amqp.Symbol("com.microsoft:locked-until-utc"): dotNetTicks(until)}

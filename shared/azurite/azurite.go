@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"meterline/shared/nodejs"
 )
 
 // Account is the storage account name every instance serves.
@@ -58,13 +60,22 @@ func (i *Instance) ConnectionString() string {
 		Account, i.key, i.BlobURL, i.QueueURL, i.TableURL)
 }
 
-// Script is the path of Azurite's entry point inside the repository.
-func Script() (string, error) {
+// Folder is the repository folder holding the pinned Azurite and the Node.js it runs on.
+func Folder() (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(root, "infra", "azurite", "node_modules", "azurite", "dist", "src", "azurite.js")
+	return filepath.Join(root, "infra", "azurite"), nil
+}
+
+// Script is the path of Azurite's entry point inside the repository.
+func Script() (string, error) {
+	dir, err := Folder()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "node_modules", "azurite", "dist", "src", "azurite.js")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("azurite is not installed at %s: run `make deps` (npm ci in infra/azurite)", p)
 	}
@@ -119,7 +130,12 @@ func Start(ctx context.Context, opt Options) (*Instance, error) {
 	} else {
 		args = append(args, "--inMemoryPersistence")
 	}
-	cmd := exec.Command("node", args...)
+	dir, _ := Folder() // found already by Script
+	node, err := nodejs.For(dir)
+	if err != nil {
+		return nil, fmt.Errorf("azurite: %w", err)
+	}
+	cmd := exec.Command(node.Bin, args...)
 	cmd.Env = append(os.Environ(), "AZURITE_ACCOUNTS="+Account+":"+key)
 	// Own process group, so that stopping it stops everything it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
