@@ -53,6 +53,9 @@ type ServiceBusTrigger struct {
 	Queue        string // instead of Topic + Subscription
 	Connection   string // app-setting name of the connection string; empty means "ServiceBusConnection"
 	Sessions     bool   // isSessionsEnabled
+	// Filter is the subscription's SQL rule (e.g. "type IN ('a', 'b')"); empty means every
+	// message. It is topology, not function.json: the broker applies it (see package topology).
+	Filter string
 }
 
 // TimerTrigger declares a timerTrigger binding.

@@ -1,0 +1,183 @@
+package blocks
+
+import (
+	"context"
+	"fmt"
+
+	"meterline/shared/eventstore"
+	"meterline/shared/funcapp"
+	"meterline/shared/views"
+)
+
+// Tracked is what a projection keeps in each of its documents, beside the view itself: the
+// versions it applied, per source stream, and whether the document was deleted. Embed it in
+// the document type:
+//
+//	type CustomerView struct {
+//		blocks.Tracked
+//		Name string `json:"name"`
+//	}
+type Tracked struct {
+	Applied map[string]Versions `json:"applied,omitempty"`
+	// Deleted makes the document a tombstone: it answers "not found" and takes no more events,
+	// so an event arriving after the deletion (redelivered, or late) never revives it.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// Delete turns the document into a tombstone (When calls it, for the event that ends it).
+func (t *Tracked) Delete() { t.Deleted = true }
+
+// Tracking gives the kit (and projectiontest) the document's tracking.
+func (t *Tracked) Tracking() *Tracked { return t }
+
+type tracker interface{ Tracking() *Tracked }
+
+// StreamReader reads a stream from a version on (an eventstore.Store does).
+type StreamReader interface {
+	Read(ctx context.Context, stream string, from int64) ([]eventstore.Event, error)
+}
+
+// Projection is seed 001's view projection: each event it wants changes one document, chosen
+// by Key, through When.
+//
+// It is idempotent by construction: a document applies each (stream, version) once, so a
+// redelivered or duplicated event changes nothing. Order:
+//
+//   - With Store set (the context's own events), a stream's events are applied in version
+//     order: an event past a gap first brings the document up to date from the store, so When
+//     may be written as a plain left fold.
+//   - Without (another context's events, which arrive in any order and, filtered to the wanted
+//     types, with gaps), When must be order-free: facts that are set once, sums, and values
+//     that the newest version wins (compare e.Version). projectiontest checks this for every
+//     projection by applying its events in many orders, with duplicates.
+type Projection[F, D any] struct {
+	Name   string // the function, e.g. "ReplicateAccess"
+	Source Source[F]
+	Docs   *views.Docs[D] // D embeds Tracked
+	// Key is the document e changes; "" for none.
+	Key  func(e Event[F]) string
+	When func(doc *D, e Event[F])
+	// Store, for a projection of the context's own streams, fills gaps in stream order.
+	Store StreamReader
+	// After runs once the document is up to date (changed or not, so that a redelivery repairs a
+	// crash between the two writes), e.g. to mirror it into an index keyed otherwise. Optional;
+	// not called for tombstones.
+	After func(ctx context.Context, key string, doc D) error
+}
+
+// Register registers the projection's Service Bus function (none when it has no topic).
+func (p Projection[F, D]) Register(a *funcapp.App) {
+	p.Source.check(p.Name)
+	if p.Docs == nil || p.Key == nil || p.When == nil {
+		panic(fmt.Sprintf("blocks: projection %s needs Docs, Key and When", p.Name))
+	}
+	if _, ok := any(new(D)).(tracker); !ok {
+		panic(fmt.Sprintf("blocks: projection %s: its document %T does not embed blocks.Tracked", p.Name, *new(D)))
+	}
+	if p.Source.Topic != "" {
+		listen(a, p.Name, p.Source, p.Handle)
+	}
+}
+
+// Handle applies one event; types it does not want are ignored.
+func (p Projection[F, D]) Handle(ctx context.Context, e eventstore.Event) error {
+	ev, wanted, err := p.Source.event(e)
+	if !wanted || err != nil {
+		return err
+	}
+	key := p.Key(ev)
+	if key == "" {
+		return nil
+	}
+	if p.Store != nil {
+		return p.catchUp(ctx, key, ev)
+	}
+	doc, err := p.Docs.Update(ctx, key, func(d *D) error { p.apply(d, ev); return nil })
+	return p.after(ctx, key, doc, err)
+}
+
+// Get returns the document at key; false when there is none or it was deleted.
+func (p Projection[F, D]) Get(ctx context.Context, key string) (D, bool, error) {
+	doc, ok, err := p.Docs.Get(ctx, key)
+	if err != nil || !ok || trackedOf(&doc).Deleted {
+		var zero D
+		return zero, false, err
+	}
+	return doc, true, nil
+}
+
+func (p Projection[F, D]) apply(d *D, e Event[F]) {
+	t := trackedOf(d)
+	if t.Deleted || t.Applied[e.Stream].Has(e.Version) {
+		return
+	}
+	p.When(d, e)
+	if t.Deleted {
+		// A tombstone keeps nothing else, so that it is the same whatever reached it first.
+		var zero D
+		*d = zero
+		trackedOf(d).Deleted = true
+		return
+	}
+	t.mark(e.Event)
+}
+
+func (t *Tracked) mark(e eventstore.Event) {
+	if t.Applied == nil {
+		t.Applied = map[string]Versions{}
+	}
+	vs := t.Applied[e.Stream]
+	vs.Add(e.Version)
+	t.Applied[e.Stream] = vs
+}
+
+// catchUp applies, in order, every event of e's stream after the document's last contiguous
+// version, up to e (and past it, when the store already has more). Events of the stream that
+// are not for this document only have their version recorded, so that the versions stay
+// contiguous.
+func (p Projection[F, D]) catchUp(ctx context.Context, key string, e Event[F]) error {
+	doc, _, err := p.Docs.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	from := trackedOf(&doc).Applied[e.Stream].Contiguous() + 1
+	if e.Version < from {
+		return p.after(ctx, key, doc, nil) // applied already
+	}
+	stored, err := p.Store.Read(ctx, e.Stream, from)
+	if err != nil {
+		return err
+	}
+	type step struct {
+		e       Event[F]
+		forThis bool
+	}
+	steps := make([]step, 0, len(stored))
+	for _, s := range stored {
+		ev, wanted, err := p.Source.event(s)
+		if err != nil {
+			return fmt.Errorf("projection %s: %s@%d: %w", p.Name, s.Stream, s.Version, err)
+		}
+		steps = append(steps, step{Event[F]{Event: s, Fact: ev.Fact}, wanted && p.Key(ev) == key})
+	}
+	doc, err = p.Docs.Update(ctx, key, func(d *D) error {
+		for _, s := range steps {
+			if s.forThis {
+				p.apply(d, s.e)
+			} else if t := trackedOf(d); !t.Deleted {
+				t.mark(s.e.Event)
+			}
+		}
+		return nil
+	})
+	return p.after(ctx, key, doc, err)
+}
+
+func (p Projection[F, D]) after(ctx context.Context, key string, doc D, err error) error {
+	if err != nil || p.After == nil || trackedOf(&doc).Deleted {
+		return err
+	}
+	return p.After(ctx, key, doc)
+}
+
+func trackedOf[D any](d *D) *Tracked { return any(d).(tracker).Tracking() }
