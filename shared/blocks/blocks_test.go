@@ -28,7 +28,7 @@ type added struct {
 }
 
 type counter struct {
-	blocks.Tracked
+	views.Tracked
 	Total int `json:"total"`
 	Last  int `json:"last"` // the n of the newest version: order-free by comparing versions
 	LastV int64
@@ -64,7 +64,9 @@ func counters(b views.Backend, store blocks.StreamReader) blocks.Projection[adde
 }
 
 func TestProjectionIsIdempotentAndOrderFree(t *testing.T) {
-	noStore := func(b views.Backend, _ blocks.StreamReader) blocks.Projection[added, counter] { return counters(b, nil) }
+	noStore := func(b views.Backend, _ blocks.StreamReader) blocks.Projection[added, counter] {
+		return counters(b, nil)
+	}
 	projectiontest.Given(t, noStore,
 		event("s1", 1, "things.Added", "a", 1),
 		event("s1", 2, "things.Added", "a", 10),
@@ -110,7 +112,7 @@ func (f *fakeT) Fatalf(format string, args ...any) {
 // first catches the document up from the store.
 func TestProjectionWithStoreAppliesAStreamInOrder(t *testing.T) {
 	type seq struct {
-		blocks.Tracked
+		views.Tracked
 		Seen []int `json:"seen"`
 	}
 	build := func(b views.Backend, store blocks.StreamReader) blocks.Projection[added, seq] {

@@ -9,29 +9,6 @@ import (
 	"meterline/shared/views"
 )
 
-// Tracked is what a projection keeps in each of its documents, beside the view itself: the
-// versions it applied, per source stream, and whether the document was deleted. Embed it in
-// the document type:
-//
-//	type CustomerView struct {
-//		blocks.Tracked
-//		Name string `json:"name"`
-//	}
-type Tracked struct {
-	Applied map[string]Versions `json:"applied,omitempty"`
-	// Deleted makes the document a tombstone: it answers "not found" and takes no more events,
-	// so an event arriving after the deletion (redelivered, or late) never revives it.
-	Deleted bool `json:"deleted,omitempty"`
-}
-
-// Delete turns the document into a tombstone (When calls it, for the event that ends it).
-func (t *Tracked) Delete() { t.Deleted = true }
-
-// Tracking gives the kit (and projectiontest) the document's tracking.
-func (t *Tracked) Tracking() *Tracked { return t }
-
-type tracker interface{ Tracking() *Tracked }
-
 // StreamReader reads a stream from a version on (an eventstore.Store does).
 type StreamReader interface {
 	Read(ctx context.Context, stream string, from int64) ([]eventstore.Event, error)
@@ -53,7 +30,7 @@ type StreamReader interface {
 type Projection[F, D any] struct {
 	Name   string // the function, e.g. "ReplicateAccess"
 	Source Source[F]
-	Docs   *views.Docs[D] // D embeds Tracked
+	Docs   *views.Docs[D] // D embeds views.Tracked
 	// Key is the document e changes; "" for none.
 	Key  func(e Event[F]) string
 	When func(doc *D, e Event[F])
@@ -71,8 +48,8 @@ func (p Projection[F, D]) Register(a *funcapp.App) {
 	if p.Docs == nil || p.Key == nil || p.When == nil {
 		panic(fmt.Sprintf("blocks: projection %s needs Docs, Key and When", p.Name))
 	}
-	if _, ok := any(new(D)).(tracker); !ok {
-		panic(fmt.Sprintf("blocks: projection %s: its document %T does not embed blocks.Tracked", p.Name, *new(D)))
+	if _, ok := any(new(D)).(views.Tracker); !ok {
+		panic(fmt.Sprintf("blocks: projection %s: its document %T does not embed views.Tracked", p.Name, *new(D)))
 	}
 	if p.Source.Topic != "" {
 		listen(a, p.Name, p.Source, p.Handle)
@@ -108,7 +85,7 @@ func (p Projection[F, D]) Get(ctx context.Context, key string) (D, bool, error) 
 
 func (p Projection[F, D]) apply(d *D, e Event[F]) {
 	t := trackedOf(d)
-	if t.Deleted || t.Applied[e.Stream].Has(e.Version) {
+	if !t.Applies(e.Stream, e.Version) {
 		return
 	}
 	p.When(d, e)
@@ -119,16 +96,7 @@ func (p Projection[F, D]) apply(d *D, e Event[F]) {
 		trackedOf(d).Deleted = true
 		return
 	}
-	t.mark(e.Event)
-}
-
-func (t *Tracked) mark(e eventstore.Event) {
-	if t.Applied == nil {
-		t.Applied = map[string]Versions{}
-	}
-	vs := t.Applied[e.Stream]
-	vs.Add(e.Version)
-	t.Applied[e.Stream] = vs
+	t.Mark(e.Stream, e.Version)
 }
 
 // catchUp applies, in order, every event of e's stream after the document's last contiguous
@@ -165,7 +133,7 @@ func (p Projection[F, D]) catchUp(ctx context.Context, key string, e Event[F]) e
 			if s.forThis {
 				p.apply(d, s.e)
 			} else if t := trackedOf(d); !t.Deleted {
-				t.mark(s.e.Event)
+				t.Mark(s.e.Stream, s.e.Version)
 			}
 		}
 		return nil
@@ -180,4 +148,4 @@ func (p Projection[F, D]) after(ctx context.Context, key string, doc D, err erro
 	return p.After(ctx, key, doc)
 }
 
-func trackedOf[D any](d *D) *Tracked { return any(d).(tracker).Tracking() }
+func trackedOf[D any](d *D) *views.Tracked { return any(d).(views.Tracker).Tracking() }

@@ -158,8 +158,8 @@ func (s streams) Read(_ context.Context, stream string, from int64) ([]eventstor
 }
 
 func untracked[D any](d D) D {
-	if t, ok := any(&d).(interface{ Tracking() *blocks.Tracked }); ok {
-		*t.Tracking() = blocks.Tracked{}
+	if t, ok := any(&d).(interface{ Tracking() *views.Tracked }); ok {
+		*t.Tracking() = views.Tracked{}
 	}
 	return d
 }
