@@ -18,7 +18,7 @@ import (
 	"sync"
 	"testing"
 
-	"meterline/functions/cmd/internal/apps"
+	"meterline/functions/internal/apps"
 	"meterline/infra/funchost"
 	"meterline/shared/azurite"
 	"meterline/shared/funcapp"

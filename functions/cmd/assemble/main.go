@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"meterline/functions/cmd/internal/apps"
+	"meterline/functions/internal/apps"
 	"meterline/shared/azurite"
 	"meterline/shared/funcapp"
 )

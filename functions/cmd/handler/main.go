@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"meterline/functions/cmd/internal/apps"
+	"meterline/functions/internal/apps"
 )
 
 func main() {

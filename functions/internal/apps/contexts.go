@@ -6,6 +6,7 @@ import (
 	"meterline/functions/cloudapi"
 	"meterline/functions/product"
 	"meterline/functions/subscriptions"
+	subscontracts "meterline/functions/subscriptions/contracts"
 	"meterline/shared/funcapp"
 )
 
@@ -14,6 +15,7 @@ import (
 var contexts = []Context{
 	{
 		Name:   "subscriptions",
+		Topic:  subscontracts.Topic,
 		Define: func() *funcapp.App { return subscriptions.New(subscriptions.Deps{}) },
 		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
 			deps, err := subscriptions.Connect(ctx, setting)
@@ -25,6 +27,7 @@ var contexts = []Context{
 	},
 	{
 		Name:   cloudapi.Name,
+		Topic:  cloudapi.Name,
 		Define: func() *funcapp.App { return cloudapi.New(cloudapi.InMemoryDeps()) },
 		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
 			deps, err := cloudapi.Connect(ctx, setting)

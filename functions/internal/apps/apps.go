@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"meterline/functions/internal/topology"
 	"meterline/shared/azurite"
 	"meterline/shared/funcapp"
 )
@@ -19,6 +20,8 @@ const All = "all"
 // Context is one bounded context's entry.
 type Context struct {
 	Name string
+	// Topic is where the context publishes its events ("" when it publishes none).
+	Topic string
 	// Define registers the context's functions without connecting to anything, e.g. on
 	// in-memory dependencies (handlers only use them when invoked). The assembly tool calls it
 	// at build time, with no settings; it must register exactly what Build registers.
@@ -78,6 +81,15 @@ func Build(ctx context.Context, name string, setting func(string) string) (*func
 		parts = append(parts, a)
 	}
 	return combine(name, parts), nil
+}
+
+// Topology is the Service Bus entities every context needs, read off their registrations.
+func Topology() (topology.Topology, error) {
+	var cs []topology.Context
+	for _, c := range contexts {
+		cs = append(cs, topology.Context{Name: c.Name, Topic: c.Topic, App: c.Define()})
+	}
+	return topology.Of(cs)
 }
 
 func combine(name string, parts []*funcapp.App) *funcapp.App {
