@@ -7,7 +7,6 @@ import (
 
 	"meterline/functions/subscriptions/contracts"
 	"meterline/shared/connect"
-	"meterline/shared/eventstore/outbox"
 	evtables "meterline/shared/eventstore/tablestore"
 	viewtables "meterline/shared/views/tablestore"
 )
@@ -39,9 +38,9 @@ func Connect(ctx context.Context, setting func(name string) string) (Deps, error
 		return Deps{}, fmt.Errorf("subscriptions: views: %w", err)
 	}
 	return Deps{
-		Store:   store,
-		Outbox:  &outbox.Dispatcher{Outbox: store, Publisher: publisher},
-		Views:   viewStore,
-		Setting: setting,
+		Store:     store,
+		Publisher: publisher,
+		Views:     viewStore,
+		Setting:   setting,
 	}, nil
 }

@@ -18,11 +18,11 @@ import (
 
 	cloudapi "meterline/functions/cloudapi/contracts"
 	"meterline/functions/subscriptions"
+	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
-	"meterline/shared/eventstore/outbox"
 	"meterline/shared/funcapp"
 	"meterline/shared/views"
 	viewsmem "meterline/shared/views/memstore"
@@ -58,7 +58,8 @@ func (p *published) count(typ string) int {
 type harness struct {
 	t     *testing.T
 	h     http.Handler
-	store eventstore.Store
+	app   *app.Subscriptions
+	store app.EventStore
 	pub   *published
 	now   time.Time
 }
@@ -66,18 +67,18 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	store := memstore.New()
-	return newHarnessOn(t, store, store, viewsmem.New())
+	return newHarnessOn(t, store, viewsmem.New())
 }
 
-func newHarnessOn(t *testing.T, store eventstore.Store, out eventstore.Outbox, backend views.Backend) *harness {
+func newHarnessOn(t *testing.T, store app.EventStore, backend views.Backend) *harness {
 	t.Helper()
 	hs := &harness{t: t, store: store, pub: &published{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
-	app := subscriptions.New(subscriptions.Deps{
-		Store: store, Outbox: &outbox.Dispatcher{Outbox: out, Publisher: hs.pub, Log: quiet}, Views: backend,
+	fa, s := subscriptions.NewWithApplication(subscriptions.Deps{
+		Store: store, Publisher: hs.pub, Views: backend,
 		Now: func() time.Time { return hs.now }, PasswordCost: bcrypt.MinCost,
 		Setting: func(string) string { return "" }, Logger: quiet,
 	})
-	hs.h = app.Handler()
+	hs.h, hs.app = fa.Handler(), s
 	return hs
 }
 
@@ -218,14 +219,48 @@ func TestIdempotencyKeyMakesARetryCreateNothingNew(t *testing.T) {
 	if a.body["customerId"] != b.body["customerId"] {
 		t.Fatalf("a retry made another customer: %v, %v", a.body, b.body)
 	}
-	c := hs.do("POST", "/api/subscriptions/customers", `{"name":"Other","plan":"pro"}`, "Idempotency-Key", "k-1")
-	hs.expect(c, 201, "")
-	if c.body["customerId"] == a.body["customerId"] {
-		t.Fatal("a key reused for another request swallowed it")
-	}
+	// The same key with another request is refused, not swallowed nor run as a new command.
+	hs.expect(hs.do("POST", "/api/subscriptions/customers", `{"name":"Other","plan":"pro"}`, "Idempotency-Key", "k-1"), 422, "idempotency_key_reused")
 	hs.expect(hs.do("POST", "/api/subscriptions/customers", body, "Idempotency-Key", "bad key\x01"), 400, "invalid_idempotency_key")
-	if n := hs.pub.count(contracts.TypeCustomerCreated); n != 2 {
-		t.Fatalf("%d CustomerCreated, want 2", n)
+	if n := hs.pub.count(contracts.TypeCustomerCreated); n != 1 {
+		t.Fatalf("%d CustomerCreated, want 1", n)
+	}
+}
+
+// The defect of issue 12: lock and then unlock with one Idempotency-Key both answered 204 and
+// the user stayed locked, the unlock stored as a duplicate of the lock. A key is bound to its
+// operation and request: the unlock is refused with 422 and the state is the lock's, truthfully;
+// the same request again replays its answer; a fresh key unlocks.
+func TestOneIdempotencyKeyForLockAndUnlockIsRefusedNotSwallowed(t *testing.T) {
+	hs := newHarness(t)
+	id := hs.createCustomer(`{"name":"Acme","plan":"pro"}`)
+	u := hs.do("POST", "/api/subscriptions/customers/"+id+"/users", `{"email":"ann@example.com","password":"correct horse battery"}`)
+	hs.expect(u, 201, "")
+	user := "/api/subscriptions/customers/" + id + "/users/" + u.body["userId"].(string)
+	status := func() string { return hs.do("GET", user, "").body["status"].(string) }
+
+	hs.expect(hs.do("POST", user+"/lock", "", "Idempotency-Key", "same-key"), 204, "")
+	hs.expect(hs.do("POST", user+"/lock", "", "Idempotency-Key", "same-key"), 204, "") // a retry
+	hs.expect(hs.do("POST", user+"/unlock", "", "Idempotency-Key", "same-key"), 422, "idempotency_key_reused")
+	if s := status(); s != "locked" {
+		t.Fatalf("after the refused unlock: %s", s)
+	}
+	hs.expect(hs.do("POST", user+"/unlock", "", "Idempotency-Key", "another-key"), 204, "")
+	if s := status(); s != "active" {
+		t.Fatalf("after an unlock with its own key the user is %s, want active", s)
+	}
+	if n := hs.pub.count(contracts.TypeUserLocked); n != 1 {
+		t.Fatalf("%d UserLocked, want 1", n)
+	}
+	// The same key with the same operation on another user is another request too.
+	hs.expect(hs.do("POST", "/api/subscriptions/customers/"+id+"/users/usr_other/lock", "", "Idempotency-Key", "another-key"), 422, "idempotency_key_reused")
+	// And a different body under one key: another payment.
+	pay := "/api/subscriptions/customers/" + id + "/payments"
+	hs.expect(hs.do("POST", pay, `{"paymentId":"p1","amount":10}`, "Idempotency-Key", "pay-1"), 202, "")
+	hs.expect(hs.do("POST", pay, `{"paymentId":"p1","amount":10}`, "Idempotency-Key", "pay-1"), 202, "")
+	hs.expect(hs.do("POST", pay, `{"paymentId":"p1","amount":99}`, "Idempotency-Key", "pay-1"), 422, "idempotency_key_reused")
+	if n := hs.pub.count(contracts.TypePaymentReceived); n != 1 {
+		t.Fatalf("%d PaymentReceived, want 1", n)
 	}
 }
 
@@ -407,14 +442,14 @@ func TestUsageMessagesAreBilledOnceAndPoisonIsDeadLettered(t *testing.T) {
 }
 
 func TestFunctionsAreDeclaredWithSettingSchedules(t *testing.T) {
-	app := subscriptions.New(subscriptions.Deps{Store: memstore.New(), Views: viewsmem.New(), Setting: func(string) string { return "" }})
+	app := subscriptions.New(subscriptions.InMemoryDeps())
 	kinds := map[string]int{}
 	for _, f := range app.Functions() {
 		kinds[f.Kind]++
 		if f.Timer != nil && !(strings.HasPrefix(f.Timer.Schedule, "%") && strings.HasSuffix(f.Timer.Schedule, "%")) {
 			t.Errorf("%s: schedule %q is not an app setting", f.Name, f.Timer.Schedule)
 		}
-		if f.ServiceBus != nil && f.ServiceBus.Subscription != "subscriptions" {
+		if f.ServiceBus != nil && !strings.HasPrefix(f.ServiceBus.Subscription, "subscriptions-") {
 			t.Errorf("%s listens on subscription %q", f.Name, f.ServiceBus.Subscription)
 		}
 	}
@@ -429,9 +464,26 @@ func TestFunctionsAreDeclaredWithSettingSchedules(t *testing.T) {
 }
 
 // The build step defines the functions (to write function.json) without connecting anything.
-func TestZeroDepsOnlyDefineTheFunctions(t *testing.T) {
-	if n := len(subscriptions.New(subscriptions.Deps{Setting: func(string) string { return "" }}).Functions()); n != 17 {
+func TestInMemoryDepsDefineTheFunctions(t *testing.T) {
+	if n := len(subscriptions.New(subscriptions.InMemoryDeps()).Functions()); n != 17 {
 		t.Fatalf("%d functions defined", n)
+	}
+}
+
+// Each receptor's subscription takes exactly the types it handles (the filter is generated).
+func TestReceptorsSubscribeToTheTypesTheyHandle(t *testing.T) {
+	got := map[string]string{}
+	for _, f := range subscriptions.New(subscriptions.InMemoryDeps()).Functions() {
+		if f.ServiceBus != nil {
+			got[f.Name] = f.ServiceBus.Topic + " " + f.ServiceBus.Subscription + " " + f.ServiceBus.Filter
+		}
+	}
+	want := map[string]string{
+		"ApplyUsage":     "cloudapi subscriptions-apply-usage type IN ('cloudapi.UsageReported')",
+		"ExpireInvoices": "subscriptions subscriptions-expire-invoices type IN ('subscriptions.InvoicePossiblyExpired')",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Service Bus functions:\n got %v\nwant %v", got, want)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"meterline/shared/fault"
+
 	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/domain"
 )
@@ -21,7 +23,7 @@ const maxBody = 64 << 10
 type fields map[string]json.RawMessage
 
 func errBadJSON(msg string) error {
-	return &domain.Error{Kind: domain.ErrInvalid, Code: "invalid_json", Message: msg}
+	return &fault.Error{Kind: fault.Invalid, Code: "invalid_json", Message: msg}
 }
 
 // readFields reads the request body as a JSON object. An empty body is an empty object.
@@ -30,7 +32,7 @@ func readFields(w http.ResponseWriter, r *http.Request) (fields, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &domain.Error{Kind: domain.ErrInvalid, Code: "body_too_large", Message: "the request body is larger than 64 KiB"}
+			return nil, &fault.Error{Kind: fault.Invalid, Code: "body_too_large", Message: "the request body is larger than 64 KiB"}
 		}
 		return nil, errBadJSON("the request body could not be read")
 	}

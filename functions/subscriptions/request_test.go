@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"meterline/shared/fault"
+
 	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/domain"
 )
@@ -41,8 +43,8 @@ func FuzzCreateCustomerRequest(f *testing.F) {
 		if err == nil {
 			return
 		}
-		var de *domain.Error
-		if !errors.As(err, &de) || !errors.Is(err, domain.ErrInvalid) {
+		var de *fault.Error
+		if !errors.As(err, &de) || !errors.Is(err, fault.Invalid) {
 			t.Fatalf("error %v is not an invalid-input domain error", err)
 		}
 		if de.Field == "" && de.Code != "invalid_json" {

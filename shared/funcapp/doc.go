@@ -17,8 +17,10 @@
 //
 // Handlers find in ctx the invocation id, the correlation id (InvocationID, CorrelationID,
 // Logger) and the event store's metadata: the correlation id, and for a Service Bus message its
-// MessageId as causation and command id (a redelivery appends no duplicate events), for an
-// HTTP request its Idempotency-Key header as command id.
+// MessageId as causation and command id (a redelivery appends no duplicate events). An HTTP
+// request gets no command id here: a command endpoint binds its Idempotency-Key to the
+// operation and the request (blocks.Idempotency), so that one key can never stand for two
+// different commands.
 //
 // With forwarding off, an HTTP function gets the request as JSON and answers through the "res"
 // output; the same http.Handler serves both modes, but a response body is then carried as a

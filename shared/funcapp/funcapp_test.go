@@ -426,8 +426,13 @@ func TestForwardedHTTPRequests(t *testing.T) {
 		funcapp.HeaderInvocationID: "inv-fwd", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 		"Idempotency-Key": "order-77",
 	})
-	if resp.StatusCode != 201 || m["thingId"] != "t-9" || m["invocation"] != "inv-fwd" || m["correlation"] != "4bf92f3577b34da6a3ce929d0e0e4736" || m["command"] != "order-77" {
+	if resp.StatusCode != 201 || m["thingId"] != "t-9" || m["invocation"] != "inv-fwd" || m["correlation"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Errorf("forwarded POST: %d %v", resp.StatusCode, m)
+	}
+	// The runtime never makes an Idempotency-Key a command id: one key could then stand for two
+	// commands (issue 12). Command endpoints bind it themselves (blocks.Idempotency).
+	if m["command"] != "" {
+		t.Errorf("forwarded POST ran under command id %v", m["command"])
 	}
 	if got := resp.Header.Get(funcapp.HeaderCorrelationID); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Errorf("X-Correlation-ID = %q", got)

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"meterline/shared/eventstore"
 )
 
 // forwarded wraps an HTTP function for requests the host forwards as they came
@@ -24,7 +23,6 @@ func (a *App) forwarded(f *Function) http.Handler {
 		start := time.Now()
 		ctx, c := a.newCall(r.Context(), f.Name, r.Header.Get(HeaderInvocationID), httpCorrelationID(r.Header), false)
 		w.Header().Set(HeaderCorrelationID, c.correlationID)
-		ctx = withIdempotencyKey(ctx, r.Header)
 		sw := &statusWriter{ResponseWriter: w}
 		err := protect(func() error { f.httpHandler.ServeHTTP(sw, r.WithContext(ctx)); return nil })
 		a.logHTTP(c, r, sw.status(), err, start)
@@ -45,15 +43,6 @@ func (a *App) logHTTP(c *call, r *http.Request, status int, err error, start tim
 		level = slog.LevelError
 	}
 	c.logger.Log(context.Background(), level, "http request", attrs...)
-}
-
-// withIdempotencyKey makes the client's Idempotency-Key the command id: a retried request
-// appends no new events.
-func withIdempotencyKey(ctx context.Context, h http.Header) context.Context {
-	if key := strings.TrimSpace(h.Get(HeaderIdempotencyKey)); key != "" && len(key) <= 256 {
-		return eventstore.WithCommandID(ctx, key)
-	}
-	return ctx
 }
 
 // statusWriter remembers whether and what the handler answered.
@@ -95,7 +84,6 @@ func (a *App) invokeHTTP(w http.ResponseWriter, r *http.Request, f *Function, in
 		return
 	}
 	ctx, c := a.newCall(r.Context(), f.Name, invocationID, httpCorrelationID(req.Header), true)
-	ctx = withIdempotencyKey(ctx, req.Header)
 	rec := &recorder{header: http.Header{}}
 	rec.header.Set(HeaderCorrelationID, c.correlationID)
 	err = protect(func() error { f.httpHandler.ServeHTTP(rec, req.WithContext(ctx)); return nil })

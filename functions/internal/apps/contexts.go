@@ -16,7 +16,7 @@ var contexts = []Context{
 	{
 		Name:   "subscriptions",
 		Topic:  subscontracts.Topic,
-		Define: func() *funcapp.App { return subscriptions.New(subscriptions.Deps{}) },
+		Define: func() *funcapp.App { return subscriptions.New(subscriptions.InMemoryDeps()) },
 		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
 			deps, err := subscriptions.Connect(ctx, setting)
 			if err != nil {

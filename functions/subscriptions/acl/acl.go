@@ -4,20 +4,23 @@
 package acl
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	cloudapi "meterline/functions/cloudapi/contracts"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 )
 
-// ErrNotHandled: an event type Subscriptions does not react to. Its receptor ignores it.
-var ErrNotHandled = errors.New("acl: event type not handled by subscriptions")
+// ErrMalformed: an event of a handled type whose content can never be used (missing ids, bad
+// JSON). Its message is dead-lettered with the reason.
+var ErrMalformed = fmt.Errorf("acl: %w", blocks.ErrMalformed)
 
-// ErrUnreadable: an event of a handled type whose content can never be used (missing ids,
-// bad JSON). Its message is dead-lettered with the reason.
-var ErrUnreadable = errors.New("acl: unreadable event")
+// CloudAPITopic is where the Cloud API publishes.
+const CloudAPITopic = cloudapi.Source
+
+// UsageTypes are the Cloud API events Subscriptions bills.
+var UsageTypes = []string{cloudapi.UsageReportedType}
 
 // Usage is consumption of the Cloud API to bill, as Subscriptions understands it.
 type Usage struct {
@@ -33,18 +36,15 @@ var foreign = func() *eventstore.Registry {
 	return r
 }()
 
-// UsageFrom translates a cloudapi.UsageReported event. Other types give ErrNotHandled.
+// UsageFrom translates a cloudapi.UsageReported event.
 func UsageFrom(e eventstore.Event) (Usage, error) {
-	if e.Type != cloudapi.UsageReportedType {
-		return Usage{}, fmt.Errorf("%w: %q", ErrNotHandled, e.Type)
-	}
 	v, err := foreign.Decode(e)
 	if err != nil {
-		return Usage{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		return Usage{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	r := v.(cloudapi.UsageReported)
-	if r.ReportID == "" || r.CustomerID == "" {
-		return Usage{}, fmt.Errorf("%w: usage report %s without reportId or customerId", ErrUnreadable, e.ID)
+	r, ok := v.(cloudapi.UsageReported)
+	if !ok || r.ReportID == "" || r.CustomerID == "" {
+		return Usage{}, fmt.Errorf("%w: usage report %s without reportId or customerId", ErrMalformed, e.ID)
 	}
 	return Usage{ReportID: r.ReportID, CustomerID: r.CustomerID, Units: r.Units, From: r.PeriodFrom, To: r.PeriodTo}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"meterline/functions/subscriptions/acl"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 )
 
@@ -23,12 +24,14 @@ func TestUsageReportedBecomesUsage(t *testing.T) {
 	}
 }
 
-func TestOtherTypesAreNotHandledAndBrokenReportsAreUnreadable(t *testing.T) {
-	if _, err := acl.UsageFrom(eventstore.Event{ID: "e1", Type: "cloudapi.SomethingNew", Data: json.RawMessage(`{}`)}); !errors.Is(err, acl.ErrNotHandled) {
-		t.Errorf("unknown type: %v", err)
+// The receptor only asks for UsageTypes (the filter); a report it cannot bill is malformed, which
+// the kit dead-letters.
+func TestBrokenReportsAreMalformed(t *testing.T) {
+	if len(acl.UsageTypes) != 1 || acl.UsageTypes[0] != "cloudapi.UsageReported" {
+		t.Fatalf("UsageTypes %v", acl.UsageTypes)
 	}
 	for _, data := range []string{`{"customerId":"c1","units":1}`, `{"reportId":"r1","units":1}`, `{"reportId":5}`, `[1,2]`} {
-		if _, err := acl.UsageFrom(eventstore.Event{ID: "e1", Type: "cloudapi.UsageReported", Data: json.RawMessage(data)}); !errors.Is(err, acl.ErrUnreadable) {
+		if _, err := acl.UsageFrom(eventstore.Event{ID: "e1", Type: "cloudapi.UsageReported", Data: json.RawMessage(data)}); !errors.Is(err, blocks.ErrMalformed) {
 			t.Errorf("%s: %v", data, err)
 		}
 	}

@@ -10,20 +10,30 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"meterline/functions/subscriptions/acl"
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/aggregate"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/outbox"
+	"meterline/shared/views"
 )
+
+// EventStore is Subscriptions' event store: streams, snapshots and the outbox of what is
+// still to publish (both stores have all three).
+type EventStore interface {
+	eventstore.Store
+	eventstore.StreamOutbox
+}
 
 // Config is what the Subscriptions application needs. Store and Views are required.
 type Config struct {
-	Store eventstore.Store
-	// Outbox publishes events to the "subscriptions" topic right after their append and, on
-	// the OutboxSweep timer, whatever that left behind. nil: nothing is published.
-	Outbox *outbox.Dispatcher
-	Views  Views
+	Store EventStore
+	// Publisher sends events to the "subscriptions" topic; nil publishes nothing (the context
+	// alone, in tests). Either way the outbox feeds the context's own projections.
+	Publisher eventstore.Publisher
+	Views     Views
 
 	Now            func() time.Time // default time.Now
 	Random         io.Reader        // default crypto/rand.Reader
@@ -40,47 +50,63 @@ const DefaultReminderPeriod = 15 * 24 * time.Hour
 
 // Views are the document collections of Subscriptions, all required.
 type Views struct {
-	Customers   Docs[CustomerView]        // collection "customers"
-	Outstanding Docs[OutstandingInvoices] // collection "outstandinginvoices"
-	Users       Docs[UserView]            // collection "users"
-	Emails      Docs[EmailClaim]          // collection "emails": the email index
+	Customers       *views.Docs[CustomerView]        // collection "customers"
+	Outstanding     *views.Docs[OutstandingInvoices] // collection "outstandinginvoices"
+	Users           *views.Docs[UserView]            // collection "users"
+	Emails          *views.Docs[EmailClaim]          // collection "emails": the email index
+	IdempotencyKeys *views.Docs[blocks.KeyUse]       // collection "idempotencykeys": what each Idempotency-Key was used for
 }
 
 // Collection names of the Views.
 const (
-	CustomersCollection   = "customers"
-	OutstandingCollection = "outstandinginvoices"
-	UsersCollection       = "users"
-	EmailsCollection      = "emails"
+	CustomersCollection       = "customers"
+	OutstandingCollection     = "outstandinginvoices"
+	UsersCollection           = "users"
+	EmailsCollection          = "emails"
+	IdempotencyKeysCollection = "idempotencykeys"
 )
+
+// ViewsOn lays the Views out as collections of b.
+func ViewsOn(b views.Backend) Views {
+	return Views{
+		Customers:       views.Collection[CustomerView](b, CustomersCollection),
+		Outstanding:     views.Collection[OutstandingInvoices](b, OutstandingCollection),
+		Users:           views.Collection[UserView](b, UsersCollection),
+		Emails:          views.Collection[EmailClaim](b, EmailsCollection),
+		IdempotencyKeys: views.Collection[blocks.KeyUse](b, IdempotencyKeysCollection),
+	}
+}
 
 // Subscriptions is the application: its services, receptors, projections and tasks.
 type Subscriptions struct {
+	// Application services.
 	Customers *Customers
 	Users     *Users
 
-	Usage    *UsageReceptor
-	Invoices *InvoiceReceptor
+	// Receptors.
+	ApplyUsage     blocks.Receptor[acl.Usage]
+	ExpireInvoices blocks.Receptor[contracts.InvoicePossiblyExpired]
 
-	CustomerViews *Projector[CustomerView]
-	Outstanding   *Projector[OutstandingInvoices]
-	UserViews     *Projector[UserView]
+	// Projections of its own streams (fed by the outbox).
+	CustomerViews blocks.Projection[any, CustomerView]
+	Outstanding   blocks.Projection[any, OutstandingInvoices]
+	UserViews     blocks.Projection[any, UserView]
 
+	// Tasks.
 	ExpiryTracker    *InvoiceExpiryTracker
 	MonthlyInvoicing *MonthlyInvoicing
-	OutboxSweep      *OutboxSweep
+	// Outbox publishes every appended event, then projects it; its RunSweep is the OutboxSweep task.
+	Outbox *outbox.Dispatcher
 
 	Events *eventstore.Registry
+	Now    func() time.Time // the application's clock
 
-	cfg Config
 	log *slog.Logger
 }
 
 // New wires the application.
 func New(cfg Config) *Subscriptions {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	now := blocks.Clock(cfg.Now)
 	if cfg.Random == nil {
 		cfg.Random = rand.Reader
 	}
@@ -95,117 +121,59 @@ func New(cfg Config) *Subscriptions {
 	}
 	reg := eventstore.NewRegistry()
 	contracts.Register(reg)
-	s := &Subscriptions{Events: reg, cfg: cfg, log: cfg.Logger}
+	s := &Subscriptions{Events: reg, Now: now, log: cfg.Logger}
+	s.CustomerViews = CustomerViews(cfg.Views.Customers, cfg.Store)
+	s.Outstanding = Outstanding(cfg.Views.Outstanding, cfg.Store)
+	s.UserViews = UserViews(cfg.Views.Users, cfg.Store)
+	s.Outbox = &outbox.Dispatcher{Outbox: cfg.Store, Publisher: cfg.Publisher, Local: s.Project, Now: now, Log: cfg.Logger}
+
 	// Customer streams grow by a usage report a minute: load them from a snapshot and the
 	// events after it (both event stores keep snapshots).
 	snapshots, _ := cfg.Store.(eventstore.SnapshotStore)
 	s.Customers = &Customers{
 		svc: &aggregate.Service[*domain.Customer]{
-			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now,
-			Dispatch: s.afterAppend, FlushPending: s.flushPending,
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: now,
+			Dispatch: s.Outbox.AfterAppend, FlushPending: s.Outbox.AfterNoChange,
 			New:       func(stream string) *domain.Customer { return domain.NewCustomer(domain.CustomerIDFromStream(stream)) },
 			Snapshots: snapshots, SnapshotEvery: cfg.SnapshotEvery, OnSnapshotError: s.snapshotFailed,
 		},
-		now: cfg.Now, random: cfg.Random, terms: cfg.ReminderPeriod,
+		now: now, random: cfg.Random, terms: cfg.ReminderPeriod,
 	}
 	s.Users = &Users{
 		svc: &aggregate.Service[*domain.User]{
-			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: cfg.Now,
-			Dispatch: s.afterAppend, FlushPending: s.flushPending,
+			Store: cfg.Store, Events: reg, Source: contracts.Source, Now: now,
+			Dispatch: s.Outbox.AfterAppend, FlushPending: s.Outbox.AfterNoChange,
 			New: func(stream string) *domain.User { return domain.NewUser(domain.UserIDFromStream(stream)) },
 		},
 		customers: s.Customers,
 		directory: cfg.Views.Customers,
 		emails:    cfg.Views.Emails,
-		now:       cfg.Now, random: cfg.Random, cost: cfg.PasswordCost,
+		now:       now, random: cfg.Random, cost: cfg.PasswordCost,
 	}
-	s.Usage = &UsageReceptor{customers: s.Customers}
-	s.Invoices = &InvoiceReceptor{customers: s.Customers, events: reg}
-
-	s.CustomerViews = &Projector[CustomerView]{
-		Prefix: "customer-", Docs: cfg.Views.Customers,
-		Version: func(v *CustomerView) *int64 { return &v.Version }, When: projectCustomer,
-		store: cfg.Store, events: reg,
-	}
-	s.Outstanding = &Projector[OutstandingInvoices]{
-		Prefix: "customer-", Docs: cfg.Views.Outstanding,
-		Version: func(v *OutstandingInvoices) *int64 { return &v.Version }, When: projectOutstanding,
-		store: cfg.Store, events: reg,
-	}
-	s.UserViews = &Projector[UserView]{
-		Prefix: "user-", Docs: cfg.Views.Users,
-		Version: func(v *UserView) *int64 { return &v.Version }, When: projectUser,
-		store: cfg.Store, events: reg,
-	}
+	s.ApplyUsage = applyUsage(s.Customers)
+	s.ExpireInvoices = expireInvoices(s.Customers, reg)
 
 	s.ExpiryTracker = &InvoiceExpiryTracker{
-		Now:         cfg.Now,
-		outstanding: s.Outstanding.Docs, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod,
-		after: s.afterAppend, flush: s.flushPending, log: cfg.Logger,
+		now: now, outstanding: cfg.Views.Outstanding, store: cfg.Store, events: reg, reminder: cfg.ReminderPeriod,
+		outbox: s.Outbox, log: cfg.Logger,
 	}
-	s.MonthlyInvoicing = &MonthlyInvoicing{Now: cfg.Now, customers: s.Customers, views: s.CustomerViews.Docs, log: cfg.Logger}
-	s.OutboxSweep = &OutboxSweep{outbox: cfg.Outbox, log: cfg.Logger}
+	s.MonthlyInvoicing = &MonthlyInvoicing{now: now, customers: s.Customers, views: cfg.Views.Customers, log: cfg.Logger}
 	return s
 }
 
-// Now is the application's clock.
-func (s *Subscriptions) Now() time.Time { return s.cfg.Now() }
-
-// Project brings every projection of e's stream up to date.
-func (s *Subscriptions) Project(ctx context.Context, stream string) error {
-	return errors.Join(
-		s.CustomerViews.Project(ctx, stream),
-		s.Outstanding.Project(ctx, stream),
-		s.UserViews.Project(ctx, stream),
-	)
-}
-
-// OnOwnEvent handles one event of Subscriptions' own topic: projections and receptors.
-func (s *Subscriptions) OnOwnEvent(ctx context.Context, e eventstore.Event) error {
-	if err := s.Project(ctx, e.Stream); err != nil {
-		return err
-	}
-	return s.Invoices.When(ctx, e)
-}
-
-// afterAppend runs right after each append: publish the events (the other contexts see them
-// within a second), then project the changed streams (the client reads its own writes).
-// Failures are only logged: the outbox sweep republishes what was not published, and the
-// topic brings the events to the projections again.
-func (s *Subscriptions) afterAppend(ctx context.Context, events []eventstore.Event) {
-	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.AfterAppend(ctx, events)
-	}
-	done := map[string]bool{}
+// Project hands events to the projections of Subscriptions' own streams: the outbox's Local,
+// and the way to rebuild a view (from the events of its streams). Each projection takes the
+// types it wants and reads past a gap from the store.
+func (s *Subscriptions) Project(ctx context.Context, events []eventstore.Event) error {
+	var errs []error
 	for _, e := range events {
-		if done[e.Stream] {
-			continue
-		}
-		done[e.Stream] = true
-		if err := s.Project(ctx, e.Stream); err != nil {
-			s.log.WarnContext(ctx, "projection after append failed; the topic will bring it again", "stream", e.Stream, "error", err)
-		}
+		errs = append(errs, s.CustomerViews.Handle(ctx, e), s.Outstanding.Handle(ctx, e), s.UserViews.Handle(ctx, e))
 	}
-}
-
-// flushPending runs after a command that changed nothing, perhaps the retry of one that
-// stored its events and died before publishing them (the Service Bus message was redelivered):
-// publish what is pending in the stream now, not at the next sweep. Failures are logged and
-// left to the sweep; the topic brings the events to the projections.
-func (s *Subscriptions) flushPending(ctx context.Context, stream string) {
-	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.AfterNoChange(ctx, stream)
-	}
+	return errors.Join(errs...)
 }
 
 // snapshotFailed logs a snapshot that could not be used or saved: the command went on by
 // replaying the stream, only slower.
 func (s *Subscriptions) snapshotFailed(ctx context.Context, stream string, err error) {
 	s.log.WarnContext(ctx, "snapshot not used; the stream was replayed", "stream", stream, "error", err)
-}
-
-// isDomain reports whether err is a domain rule saying no (as opposed to a failure of I/O).
-func isDomain(err error) bool {
-	var de *domain.Error
-	return errors.As(err, &de)
 }

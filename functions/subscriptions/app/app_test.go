@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/eventstore/outbox"
+	"meterline/shared/fault"
+
 	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
@@ -20,13 +23,13 @@ func TestUsageIsBilledOnceWhateverTheRedeliveries(t *testing.T) {
 	id := f.customer("payg", nil)
 	e := usageEvent(t, id, "r1", 7, f.clock.Now())
 	for range 3 {
-		if err := f.s.Usage.When(f.ctx, e); err != nil {
+		if err := f.s.ApplyUsage.Handle(f.ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	again := e
 	again.ID = eventstore.NewID() // the same report republished under another message id
-	if err := f.s.Usage.When(f.ctx, again); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, again); err != nil {
 		t.Fatal(err)
 	}
 	v := f.view(id)
@@ -41,19 +44,19 @@ func TestUsageIsBilledOnceWhateverTheRedeliveries(t *testing.T) {
 func TestOtherCloudAPIEventsAreIgnoredAndBadOnesUnusable(t *testing.T) {
 	f := newFixture(t)
 	id := f.customer("payg", nil)
-	if err := f.s.Usage.When(f.ctx, eventstore.Event{ID: "x", Type: "cloudapi.KeyUsed", Stream: "usage-x", Data: []byte(`{}`)}); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, eventstore.Event{ID: "x", Type: "cloudapi.KeyUsed", Stream: "usage-x", Data: []byte(`{}`)}); err != nil {
 		t.Fatalf("an event type not handled: %v", err)
 	}
 	unknown := usageEvent(t, "cus_nobody", "r1", 7, f.clock.Now())
-	if err := f.s.Usage.When(f.ctx, unknown); !errors.Is(err, app.ErrUnusable) || !errors.Is(err, domain.ErrCustomerNotFound) {
+	if err := f.s.ApplyUsage.Handle(f.ctx, unknown); !poison(err) || !errors.Is(err, domain.ErrCustomerNotFound) {
 		t.Fatalf("usage of an unknown customer: %v", err)
 	}
 	bad := usageEvent(t, id, "r2", -5, f.clock.Now())
-	if err := f.s.Usage.When(f.ctx, bad); !errors.Is(err, app.ErrUnusable) {
+	if err := f.s.ApplyUsage.Handle(f.ctx, bad); !poison(err) {
 		t.Fatalf("negative units: %v", err)
 	}
 	broken := eventstore.Event{ID: "y", Type: "cloudapi.UsageReported", Stream: "usage-" + id, Data: []byte(`{"reportId":1}`)}
-	if err := f.s.Usage.When(f.ctx, broken); !errors.Is(err, app.ErrUnusable) {
+	if err := f.s.ApplyUsage.Handle(f.ctx, broken); !poison(err) {
 		t.Fatalf("unreadable report: %v", err)
 	}
 	if v := f.version(contracts.CustomerStream(id)); v != 1 {
@@ -67,7 +70,7 @@ func TestOverdraftLocksOnceAndAPaymentUnlocks(t *testing.T) {
 	if err := f.s.Customers.Charge(f.ctx, app.Charge{CustomerID: id, ChargeID: "c1", Amount: 150}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Usage.When(f.ctx, usageEvent(t, id, "r1", 1, f.clock.Now())); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, "r1", 1, f.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if v := f.view(id); v.Status != "locked" || v.Balance != -160 {
@@ -103,7 +106,7 @@ func TestBadCommandsLeaveTheStreamsUnchanged(t *testing.T) {
 		"malformed customer": f.s.Customers.Pay(f.ctx, app.Pay{CustomerID: "../x", PaymentID: "p1", Amount: 1}),
 		"bad period":         f.s.Customers.IssueInvoice(f.ctx, id, "2026-13"),
 	} {
-		var de *domain.Error
+		var de *fault.Error
 		if !errors.As(err, &de) {
 			t.Errorf("%s: got %v, want a domain error", name, err)
 		}
@@ -165,7 +168,7 @@ func TestConcurrentChargesAreAllApplied(t *testing.T) {
 func TestInvoicingExpiryAndPaymentEndToEnd(t *testing.T) {
 	f := newFixture(t)
 	id := f.customer("payg", nil)
-	if err := f.s.Usage.When(f.ctx, usageEvent(t, id, "r1", 7, f.clock.Now())); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, "r1", 7, f.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC))
@@ -208,7 +211,7 @@ func TestInvoicingExpiryAndPaymentEndToEnd(t *testing.T) {
 		}
 	}
 	for range 2 { // the receptor, twice (redelivery)
-		if err := f.s.OnOwnEvent(f.ctx, possiblyExpired); err != nil {
+		if err := f.s.ExpireInvoices.Handle(f.ctx, possiblyExpired); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,7 +252,7 @@ func TestProjectionsIgnoreDuplicatesAndOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(f.s.Usage.When(f.ctx, usageEvent(t, id, "r1", 3, f.clock.Now())))
+	must(f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, "r1", 3, f.clock.Now())))
 	must(f.s.Customers.Charge(f.ctx, app.Charge{CustomerID: id, ChargeID: "c1", Amount: 40}))
 	must(f.s.Customers.Pay(f.ctx, app.Pay{CustomerID: id, PaymentID: "p1", Amount: 5}))
 	f.clock.Set(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
@@ -262,8 +265,8 @@ func TestProjectionsIgnoreDuplicatesAndOrder(t *testing.T) {
 	views := memViews()
 	replay := app.New(app.Config{Store: f.store, Views: views, Now: f.clock.Now})
 	for i := len(events) - 1; i >= 0; i-- {
-		must(replay.OnOwnEvent(f.ctx, events[i]))
-		must(replay.OnOwnEvent(f.ctx, events[i]))
+		must(onOwnTopic(replay)(f.ctx, events[i]))
+		must(onOwnTopic(replay)(f.ctx, events[i]))
 	}
 	got, _, err := views.Customers.Get(f.ctx, id)
 	must(err)
@@ -283,20 +286,20 @@ func TestOutboxSweepPublishesWhatFailedToPublish(t *testing.T) {
 		t.Fatal("published while the bus was down")
 	}
 	f.bus.fail = false
-	if err := f.s.OutboxSweep.Run(f.ctx); err != nil || len(f.bus.published) != 0 {
+	if err := f.s.Outbox.RunSweep(f.ctx); err != nil || len(f.bus.published) != 0 {
 		t.Fatalf("sweep of events younger than the sweep age: %d published, %v", len(f.bus.published), err)
 	}
-	f.clock.Set(f.clock.Now().Add(app.SweepAge))
+	f.clock.Set(f.clock.Now().Add(outbox.DefaultSweepAge))
 	f.bus.fail = true
-	if err := f.s.OutboxSweep.Run(f.ctx); !errors.Is(err, errBusDown) {
+	if err := f.s.Outbox.RunSweep(f.ctx); !errors.Is(err, errBusDown) {
 		t.Fatalf("sweep with the bus down: %v", err)
 	}
 	f.bus.fail = false
-	err := f.s.OutboxSweep.Run(f.ctx)
+	err := f.s.Outbox.RunSweep(f.ctx)
 	if n := len(f.bus.types()); err != nil || n != 3 { // CustomerCreated, ChargeAdded, BalanceChanged
 		t.Fatalf("sweep: %d events, %v", n, err)
 	}
-	if err := f.s.OutboxSweep.Run(f.ctx); err != nil || len(f.bus.types()) != 3 {
+	if err := f.s.Outbox.RunSweep(f.ctx); err != nil || len(f.bus.types()) != 3 {
 		t.Fatalf("second sweep republished %d events, %v", len(f.bus.types())-3, err)
 	}
 	pending, _ := f.store.Pending(f.ctx, 0)
@@ -351,7 +354,7 @@ func TestUsersAndKeys(t *testing.T) {
 	if err := f.s.Users.Lock(f.ctx, c1, u.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Users.SetPassword(f.ctx, c1, u.UserID, "short"); !errors.Is(err, domain.ErrInvalid) {
+	if err := f.s.Users.SetPassword(f.ctx, c1, u.UserID, "short"); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("short password: %v", err)
 	}
 	view, _, _ = f.views.Users.Get(f.ctx, u.UserID)
@@ -418,7 +421,7 @@ func TestUsageReportsInAnyOrderCostTheSame(t *testing.T) {
 		id := f.customer("starter", nil) // 1000 units included, 5 per unit beyond
 		units := map[string]int64{"a": 600, "b": 300, "c": 400}
 		for _, r := range order {
-			if err := f.s.Usage.When(f.ctx, usageEvent(t, id, r, units[r], f.clock.Now())); err != nil {
+			if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, r, units[r], f.clock.Now())); err != nil {
 				t.Fatal(err)
 			}
 		}

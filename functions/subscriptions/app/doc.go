@@ -1,25 +1,22 @@
-// Package app is the Subscriptions application, built from seed 001's four building blocks,
-// each with one shape:
+// Package app is the Subscriptions application, built from seed 001's building blocks (package
+// blocks), each in the one shape every context uses:
 //
-//   - Application services (Customers, Users) run commands on event-sourced aggregates through
-//     aggregate.Service: load the stream, call a domain method, append its events. Customers,
-//     whose streams grow by a usage report a minute, load from a snapshot and the events
-//     after it (aggregate.Snapshotter).
-//   - Receptors (UsageReceptor, InvoiceReceptor) turn events into commands for a service:
-//     When(ctx, event) error.
-//   - Projections (CustomerViews, OutstandingInvoices, UserViews) keep one view document per
-//     stream. They read the stream itself from the event store and apply every event after the
-//     last version the document saw, so a redelivered, duplicated or out-of-order message
-//     changes nothing twice: a message only says "this stream moved".
-//   - Tasks (InvoiceExpiryTracker, MonthlyInvoicing, OutboxSweep) run on a timer: Run(ctx) error,
-//     reading the time from their Now field (the outbox sweep, from its dispatcher's).
+//   - Application services (Customers, Users in customers.go, users.go) run commands on
+//     event-sourced aggregates through aggregate.Service: load the stream, call a domain
+//     method, append its events. Customers, whose streams grow by a usage report a minute,
+//     load from a snapshot and the events after it (aggregate.Snapshotter).
+//   - Receptors (receptors.go: ApplyUsage, ExpireInvoices) turn events into commands, with a
+//     command id derived from the event or its fact, so a redelivery stores nothing twice.
+//   - Projections (projections.go: CustomerViews, Outstanding, UserViews) keep one view
+//     document per stream. The outbox hands them every event right after it is published, and
+//     the sweep what a crash left; past a gap they read the stream from the event store, so each
+//     view is a left fold of its stream, applied once per version.
+//   - Tasks (tasks.go: InvoiceExpiryTracker, MonthlyInvoicing; the outbox's RunSweep) run on a
+//     timer, with the clock given once at construction.
 //
-// Right after an append, services publish the events through the outbox dispatcher and project
-// the streams they changed (Subscriptions.afterAppend), so other contexts hear within a second
-// and a client reads its own writes; the same events come back through the topic and the
-// outbox sweep republishes whatever failed, all idempotently. A redelivered command that finds
-// its work done (the handler died between append and publication) publishes what its stream
-// still has pending at once (Subscriptions.flushPending), rather than at the next sweep.
+// A redelivered command that finds its work done (the handler died between append and
+// publication) publishes what its stream still has pending at once (the outbox's
+// AfterNoChange), rather than at the next sweep.
 package app
 
 import "context"

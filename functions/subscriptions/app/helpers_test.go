@@ -12,25 +12,31 @@ import (
 
 	cloudapi "meterline/functions/cloudapi/contracts"
 	"meterline/functions/subscriptions/app"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
-	"meterline/shared/eventstore/outbox"
-	"meterline/shared/views"
+	"meterline/shared/funcapp"
 	viewsmem "meterline/shared/views/memstore"
 )
 
-func memViews() app.Views {
-	b := viewsmem.New()
-	return app.Views{
-		Customers:   views.Collection[app.CustomerView](b, app.CustomersCollection),
-		Outstanding: views.Collection[app.OutstandingInvoices](b, app.OutstandingCollection),
-		Users:       views.Collection[app.UserView](b, app.UsersCollection),
-		Emails:      views.Collection[app.EmailClaim](b, app.EmailsCollection),
+func memViews() app.Views { return app.ViewsOn(viewsmem.New()) }
+
+// poison reports whether the kit dead-letters a message that failed with err.
+func poison(err error) bool {
+	var p *funcapp.PoisonError
+	return errors.As(blocks.Classify(err), &p)
+}
+
+// onOwnTopic is what Subscriptions does with one of its own events: its projections (through
+// the outbox) and the receptor on its own topic.
+func onOwnTopic(s *app.Subscriptions) func(context.Context, eventstore.Event) error {
+	return func(ctx context.Context, e eventstore.Event) error {
+		return errors.Join(s.Project(ctx, []eventstore.Event{e}), s.ExpireInvoices.Handle(ctx, e))
 	}
 }
 
 // bus records what the application publishes and, when loop is set, hands each event back to
-// the application as its own topic subscription would.
+// the receptor of its own topic, as Service Bus would.
 type bus struct {
 	mu        sync.Mutex
 	published []eventstore.Event
@@ -101,9 +107,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), store: memstore.New(), views: memViews(), bus: &bus{},
 		clock: &clock{now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}}
-	dispatcher := &outbox.Dispatcher{Outbox: f.store, Publisher: f.bus, Now: f.clock.Now, Log: quiet}
-	f.s = app.New(app.Config{Store: f.store, Outbox: dispatcher, Views: f.views, Now: f.clock.Now, PasswordCost: bcrypt.MinCost, Logger: quiet})
-	f.bus.loop = f.s.OnOwnEvent
+	f.s = app.New(app.Config{Store: f.store, Publisher: f.bus, Views: f.views, Now: f.clock.Now, PasswordCost: bcrypt.MinCost, Logger: quiet})
+	f.bus.loop = f.s.ExpireInvoices.Handle
 	return f
 }
 

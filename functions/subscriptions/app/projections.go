@@ -1,75 +1,91 @@
 package app
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"meterline/functions/subscriptions/contracts"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
+	"meterline/shared/views"
 )
 
-// Projector keeps one view document per stream whose name starts with Prefix (key: the rest of
-// the name). Project reads the stream from the event store after the document's version and
-// applies each event with When, so it does not matter which message prompted it, how often, or
-// in which order.
-type Projector[T any] struct {
-	Prefix  string
-	Docs    Docs[T]
-	Version func(doc *T) *int64                       // where the document keeps its stream version
-	When    func(doc *T, e any, env eventstore.Event) // applies one event (e is the decoded payload)
+// The projections of Subscriptions' own streams. The outbox hands them every event right after
+// its publication (Config: the outbox's Local), so a client reads its own writes, and the sweep
+// hands them again whatever a crash left. They read their stream from the event store past a
+// gap (blocks.Projection.Store), so each view is a plain left fold of its stream.
 
-	store  eventstore.Store
-	events *eventstore.Registry
+var customerTypes = []string{
+	contracts.TypeCustomerCreated, contracts.TypeBalanceChanged, contracts.TypeCustomerLocked, contracts.TypeCustomerUnlocked,
+	contracts.TypeConsumptionAdded, contracts.TypeChargeAdded, contracts.TypePaymentReceived,
+	contracts.TypeInvoiceIssued, contracts.TypeInvoicePaid, contracts.TypeInvoiceExpired,
 }
 
-// Handles reports whether stream is one of this projection's.
-func (p *Projector[T]) Handles(stream string) bool {
-	return strings.HasPrefix(stream, p.Prefix) && ValidID(strings.TrimPrefix(stream, p.Prefix))
+// CustomerViews is the CustomerView projection, on docs, reading gaps from store.
+func CustomerViews(docs *views.Docs[CustomerView], store blocks.StreamReader) blocks.Projection[any, CustomerView] {
+	return blocks.Projection[any, CustomerView]{
+		Name:   "CustomerViews",
+		Source: ownEvents(customerTypes...),
+		Docs:   docs, Store: store,
+		Key:  streamKey(contracts.CustomerStream("")),
+		When: projectCustomer,
+	}
 }
 
-// Project brings the document of stream up to date with the event store.
-func (p *Projector[T]) Project(ctx context.Context, stream string) error {
-	if !p.Handles(stream) {
-		return nil
+// Outstanding is the OutstandingInvoices projection (seed 001's InvoiceDeliveryProjection).
+func Outstanding(docs *views.Docs[OutstandingInvoices], store blocks.StreamReader) blocks.Projection[any, OutstandingInvoices] {
+	return blocks.Projection[any, OutstandingInvoices]{
+		Name: "OutstandingInvoices",
+		Source: ownEvents(contracts.TypeCustomerCreated, contracts.TypeInvoiceIssued,
+			contracts.TypeInvoicePaid, contracts.TypeInvoiceExpired),
+		Docs: docs, Store: store,
+		Key:  streamKey(contracts.CustomerStream("")),
+		When: projectOutstanding,
 	}
-	key := strings.TrimPrefix(stream, p.Prefix)
-	doc, _, err := p.Docs.Get(ctx, key)
-	if err != nil {
-		return err
+}
+
+// UserViews is the UserView projection.
+func UserViews(docs *views.Docs[UserView], store blocks.StreamReader) blocks.Projection[any, UserView] {
+	return blocks.Projection[any, UserView]{
+		Name: "UserViews",
+		Source: ownEvents(contracts.TypeUserCreated, contracts.TypeUserPasswordSet, contracts.TypeApiKeyIssued,
+			contracts.TypeApiKeyRevoked, contracts.TypeUserLocked, contracts.TypeUserUnlocked),
+		Docs: docs, Store: store,
+		Key:  streamKey(contracts.UserStream("")),
+		When: projectUser,
 	}
-	events, err := p.store.Read(ctx, stream, *p.Version(&doc)+1)
-	if err != nil || len(events) == 0 {
-		return err
-	}
-	payloads := make([]any, len(events))
-	for i, e := range events {
-		v, err := p.events.Decode(e)
-		if err != nil && !errors.Is(err, eventstore.ErrUnknownEventType) {
-			return err
+}
+
+// contractTypes reads Subscriptions' own events.
+var contractTypes = func() *eventstore.Registry {
+	r := eventstore.NewRegistry()
+	contracts.Register(r)
+	return r
+}()
+
+// ownEvents is the source of a projection of Subscriptions' own events: no topic (the outbox
+// feeds it), the contract types as facts.
+func ownEvents(types ...string) blocks.Source[any] {
+	return blocks.Source[any]{Types: types, Translate: func(e eventstore.Event) (any, error) {
+		v, err := contractTypes.Decode(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", blocks.ErrMalformed, e.Type, e.ID, err)
 		}
-		payloads[i] = v // nil for a type this version does not know: skipped, version still moves on
-	}
-	_, err = p.Docs.Update(ctx, key, func(d *T) error {
-		version := p.Version(d)
-		for i, e := range events {
-			if e.Version <= *version {
-				continue // applied by a concurrent projection run
-			}
-			if e.Version != *version+1 {
-				return fmt.Errorf("project %s: document at version %d, next event at %d", stream, *version, e.Version)
-			}
-			if payloads[i] != nil {
-				p.When(d, payloads[i], e)
-			}
-			*version = e.Version
+		return v, nil
+	}}
+}
+
+// streamKey keys a view by the id in its stream's name (prefix + id): one document per stream.
+func streamKey(prefix string) func(blocks.Event[any]) string {
+	return func(e blocks.Event[any]) string {
+		id, ok := strings.CutPrefix(e.Stream, prefix)
+		if !ok || !ValidID(id) {
+			return ""
 		}
-		return nil
-	})
-	return err
+		return id
+	}
 }
 
 // CustomerView is what GET /api/subscriptions/customers/{customerId} shows.
@@ -87,7 +103,7 @@ type CustomerView struct {
 	Charges       int64         `json:"charges"`  // sum of one-off charges
 	Payments      int64         `json:"payments"` // sum of payments
 	Invoices      []InvoiceView `json:"invoices"`
-	Version       int64         `json:"version"` // last event of the customer stream applied
+	views.Tracked
 }
 
 // Consumption sums the billed usage, overall and per month.
@@ -114,8 +130,8 @@ type InvoiceView struct {
 }
 
 // projectCustomer is the CustomerView projection.
-func projectCustomer(v *CustomerView, event any, _ eventstore.Event) {
-	switch e := event.(type) {
+func projectCustomer(v *CustomerView, event blocks.Event[any]) {
+	switch e := event.Fact.(type) {
 	case contracts.CustomerCreated:
 		v.CustomerID, v.Name, v.Plan, v.Currency = e.CustomerID, e.Name, e.Plan, e.Currency
 		v.CreditLimit, v.PricePerUnit, v.IncludedUnits = e.CreditLimit, e.PricePerUnit, e.IncludedUnits
@@ -164,7 +180,7 @@ func setInvoiceStatus(v *CustomerView, invoiceID, status string) {
 type OutstandingInvoices struct {
 	CustomerID string                        `json:"customerId"`
 	Invoices   map[string]OutstandingInvoice `json:"invoices"`
-	Version    int64                         `json:"version"`
+	views.Tracked
 }
 
 type OutstandingInvoice struct {
@@ -176,11 +192,11 @@ type OutstandingInvoice struct {
 
 // projectOutstanding is the OutstandingInvoices projection (seed 001's
 // InvoiceDeliveryProjection).
-func projectOutstanding(v *OutstandingInvoices, event any, _ eventstore.Event) {
+func projectOutstanding(v *OutstandingInvoices, event blocks.Event[any]) {
 	if v.Invoices == nil {
 		v.Invoices = map[string]OutstandingInvoice{}
 	}
-	switch e := event.(type) {
+	switch e := event.Fact.(type) {
 	case contracts.CustomerCreated:
 		v.CustomerID = e.CustomerID
 	case contracts.InvoiceIssued:
@@ -201,7 +217,7 @@ type UserView struct {
 	Status      string    `json:"status"` // "active" | "locked"
 	PasswordSet bool      `json:"passwordSet"`
 	Keys        []KeyView `json:"keys"`
-	Version     int64     `json:"version"`
+	views.Tracked
 }
 
 type KeyView struct {
@@ -211,15 +227,15 @@ type KeyView struct {
 }
 
 // projectUser is the UserView projection.
-func projectUser(v *UserView, event any, env eventstore.Event) {
-	switch e := event.(type) {
+func projectUser(v *UserView, event blocks.Event[any]) {
+	switch e := event.Fact.(type) {
 	case contracts.UserCreated:
 		v.UserID, v.CustomerID, v.Email, v.Status = e.UserID, e.CustomerID, e.Email, "active"
 		v.Keys = []KeyView{}
 	case contracts.UserPasswordSet:
 		v.PasswordSet = true
 	case contracts.ApiKeyIssued:
-		v.Keys = append(v.Keys, KeyView{KeyID: e.KeyID, Status: "active", IssuedAt: env.CreatedAt})
+		v.Keys = append(v.Keys, KeyView{KeyID: e.KeyID, Status: "active", IssuedAt: event.CreatedAt})
 	case contracts.ApiKeyRevoked:
 		for i := range v.Keys {
 			if v.Keys[i].KeyID == e.KeyID {

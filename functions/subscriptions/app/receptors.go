@@ -7,67 +7,60 @@ import (
 
 	"meterline/functions/subscriptions/acl"
 	"meterline/functions/subscriptions/contracts"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 )
 
-// ErrUnusable marks an event a receptor can never act on (unreadable, or about a customer or
-// invoice that does not exist). The function dead-letters its message with the reason instead
-// of retrying it.
-var ErrUnusable = errors.New("event cannot be handled")
-
-// UsageReceptor: when the Cloud API reports usage, add the consumption to the customer.
-type UsageReceptor struct{ customers *Customers }
-
-// When handles one Cloud API event; types other than UsageReported are ignored.
-func (r *UsageReceptor) When(ctx context.Context, e eventstore.Event) error {
-	u, err := acl.UsageFrom(e)
-	switch {
-	case errors.Is(err, acl.ErrNotHandled):
-		return nil
-	case err != nil:
-		return fmt.Errorf("%w: %v", ErrUnusable, err)
+// ApplyUsage: when the Cloud API reports usage, add the consumption to the customer.
+func applyUsage(customers *Customers) blocks.Receptor[acl.Usage] {
+	return blocks.Receptor[acl.Usage]{
+		Name:   "ApplyUsage",
+		Source: blocks.Source[acl.Usage]{Topic: acl.CloudAPITopic, Types: acl.UsageTypes, Translate: acl.UsageFrom},
+		When: func(ctx context.Context, e blocks.Event[acl.Usage]) error {
+			u := e.Fact
+			// The report is the command: two events about one report bill it once.
+			ctx = eventstore.WithCommandID(ctx, "usage:"+u.CustomerID+":"+u.ReportID)
+			err := customers.AddConsumption(ctx, AddConsumption{CustomerID: u.CustomerID, ReportID: u.ReportID, Units: u.Units, From: u.From, To: u.To})
+			if errors.Is(err, eventstore.ErrPartlyStored) {
+				// Some events of this report's command are stored (their ids derive from the
+				// command id): it was billed already, too long ago for the Customer to remember,
+				// and this re-run made other events. Billed once is done.
+				return nil
+			}
+			return err
+		},
 	}
-	ctx = eventstore.WithCommandID(eventstore.HandlingEvent(ctx, e), "usage:"+u.CustomerID+":"+u.ReportID)
-	err = r.customers.AddConsumption(ctx, AddConsumption{
-		CustomerID: u.CustomerID, ReportID: u.ReportID, Units: u.Units, From: u.From, To: u.To,
-	})
-	if errors.Is(err, eventstore.ErrPartlyStored) {
-		// Some events of this report's command are stored (their ids derive from the command
-		// id): it was billed already, too long ago for the Customer to remember, and this re-run
-		// made other events. Billed once is done.
-		return nil
-	}
-	return unusableIfDomain(err)
 }
 
-// InvoiceReceptor: when an invoice is possibly expired, expire it (if still outstanding).
-type InvoiceReceptor struct {
-	customers *Customers
-	events    *eventstore.Registry
+// ExpireInvoices: when an invoice is possibly expired (the InvoiceExpiryTracker task said so),
+// expire it if it is still outstanding (seed 001's example receptor).
+func expireInvoices(customers *Customers, events *eventstore.Registry) blocks.Receptor[contracts.InvoicePossiblyExpired] {
+	return blocks.Receptor[contracts.InvoicePossiblyExpired]{
+		Name: "ExpireInvoices",
+		Source: blocks.Source[contracts.InvoicePossiblyExpired]{
+			Topic: contracts.Topic, Types: []string{contracts.TypeInvoicePossiblyExpired},
+			Translate: func(e eventstore.Event) (contracts.InvoicePossiblyExpired, error) {
+				return decode[contracts.InvoicePossiblyExpired](events, e)
+			},
+		},
+		When: func(ctx context.Context, e blocks.Event[contracts.InvoicePossiblyExpired]) error {
+			ctx = eventstore.WithCommandID(ctx, "expire:"+e.Fact.InvoiceID)
+			return customers.ExpireInvoice(ctx, e.Fact.CustomerID, e.Fact.InvoiceID)
+		},
+	}
 }
 
-// When handles one Subscriptions event; types other than InvoicePossiblyExpired are ignored.
-func (r *InvoiceReceptor) When(ctx context.Context, e eventstore.Event) error {
-	if e.Type != contracts.TypeInvoicePossiblyExpired {
-		return nil
-	}
-	v, err := r.events.Decode(e)
+// decode reads one of Subscriptions' own events as its contract type; a payload that does not
+// decode is malformed.
+func decode[T any](events *eventstore.Registry, e eventstore.Event) (T, error) {
+	var zero T
+	v, err := events.Decode(e)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnusable, err)
+		return zero, fmt.Errorf("%w: %s %s: %v", blocks.ErrMalformed, e.Type, e.ID, err)
 	}
-	p := v.(contracts.InvoicePossiblyExpired)
-	ctx = eventstore.WithCommandID(eventstore.HandlingEvent(ctx, e), "expire:"+p.InvoiceID)
-	return unusableIfDomain(r.customers.ExpireInvoice(ctx, p.CustomerID, p.InvoiceID))
-}
-
-// unusableIfDomain marks domain errors (a rule says no: retrying cannot help) as ErrUnusable,
-// and leaves infrastructure errors (worth a retry) as they are.
-func unusableIfDomain(err error) error {
-	if err == nil {
-		return nil
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("%w: %s %s: decodes to %T", blocks.ErrMalformed, e.Type, e.ID, v)
 	}
-	if isDomain(err) {
-		return fmt.Errorf("%w: %w", ErrUnusable, err)
-	}
-	return err
+	return t, nil
 }

@@ -23,7 +23,7 @@ func TestRedeliveredUsageReportPublishesWhatACrashLeftBehind(t *testing.T) {
 	}
 
 	f.bus.fail = true
-	if err := f.s.Usage.When(f.ctx, report); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, report); err != nil {
 		t.Fatalf("a publication failure failed the command: %v", err)
 	}
 	f.bus.fail = false
@@ -37,7 +37,7 @@ func TestRedeliveredUsageReportPublishesWhatACrashLeftBehind(t *testing.T) {
 	}
 
 	// Redelivered; the clock has not moved, so no sweep would touch events this young.
-	if err := f.s.Usage.When(f.ctx, report); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, report); err != nil {
 		t.Fatal(err)
 	}
 	for _, typ := range []string{contracts.TypeConsumptionAdded, contracts.TypeCustomerLocked} {
@@ -49,7 +49,7 @@ func TestRedeliveredUsageReportPublishesWhatACrashLeftBehind(t *testing.T) {
 		t.Fatalf("%d events still pending", len(p))
 	}
 	before := len(f.bus.types())
-	if err := f.s.OutboxSweep.Run(f.ctx); err != nil || len(f.bus.types()) != before {
+	if err := f.s.Outbox.RunSweep(f.ctx); err != nil || len(f.bus.types()) != before {
 		t.Fatalf("the sweep published %d events, %v", len(f.bus.types())-before, err)
 	}
 	if v := f.view(id); v.Status != "locked" || v.Balance != -105 {
@@ -58,7 +58,7 @@ func TestRedeliveredUsageReportPublishesWhatACrashLeftBehind(t *testing.T) {
 
 	// Another redelivery publishes nothing more.
 	published := len(f.bus.types())
-	if err := f.s.Usage.When(f.ctx, report); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, report); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.bus.types()); n != published {
@@ -71,7 +71,7 @@ func TestRedeliveredUsageReportPublishesWhatACrashLeftBehind(t *testing.T) {
 func TestExpiryTrackerRerunPublishesWhatACrashLeftBehind(t *testing.T) {
 	f := newFixture(t)
 	id := f.customer("payg", nil)
-	if err := f.s.Usage.When(f.ctx, usageEvent(t, id, "r1", 7, f.clock.Now())); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, "r1", 7, f.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC))

@@ -22,17 +22,17 @@ func TestAReportBilledLongAgoIsNotBilledAgain(t *testing.T) {
 			id := f.customer(plan, ptr(domain.MaxAmount))
 			at := f.clock.Now()
 			old := usageEvent(t, id, "old", 10, at)
-			if err := f.s.Usage.When(f.ctx, old); err != nil {
+			if err := f.s.ApplyUsage.Handle(f.ctx, old); err != nil {
 				t.Fatal(err)
 			}
 			for i := range domain.RecentReports {
-				if err := f.s.Usage.When(f.ctx, usageEvent(t, id, fmt.Sprint("r", i), 1, at.Add(time.Duration(i+1)*time.Minute))); err != nil {
+				if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, fmt.Sprint("r", i), 1, at.Add(time.Duration(i+1)*time.Minute))); err != nil {
 					t.Fatal(err)
 				}
 			}
 			stream := contracts.CustomerStream(id)
 			version, balance := f.version(stream), f.view(id).Balance
-			if err := f.s.Usage.When(f.ctx, old); err != nil {
+			if err := f.s.ApplyUsage.Handle(f.ctx, old); err != nil {
 				t.Fatalf("old report again: %v", err)
 			}
 			if v, b := f.version(stream), f.view(id).Balance; v != version || b != balance {
@@ -57,7 +57,7 @@ func TestACorruptCustomerSnapshotIsReplacedByAReplay(t *testing.T) {
 	id := f.customer("payg", ptr(domain.MaxAmount))
 	at := f.clock.Now()
 	for i := range 150 {
-		if err := f.s.Usage.When(f.ctx, usageEvent(t, id, fmt.Sprint("r", i), 1, at)); err != nil {
+		if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, fmt.Sprint("r", i), 1, at)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestACorruptCustomerSnapshotIsReplacedByAReplay(t *testing.T) {
 	if err := f.store.SaveSnapshot(f.ctx, snap); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Usage.When(f.ctx, usageEvent(t, id, "r150", 1, at)); err != nil {
+	if err := f.s.ApplyUsage.Handle(f.ctx, usageEvent(t, id, "r150", 1, at)); err != nil {
 		t.Fatal(err)
 	}
 	c, err := f.s.Customers.Get(f.ctx, id)

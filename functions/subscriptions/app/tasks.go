@@ -17,23 +17,21 @@ import (
 // InvoicePossiblyExpired for each, in stream "invoice-tracker" (seed 001's task). The event id
 // is derived from the invoice id, so a re-run, or two overlapping runs, record it once.
 type InvoiceExpiryTracker struct {
-	Now func() time.Time // default time.Now
-
+	now         func() time.Time
 	outstanding Docs[OutstandingInvoices]
 	store       eventstore.Store
 	events      *eventstore.Registry
 	reminder    time.Duration
-	after       func(ctx context.Context, events []eventstore.Event)
-	// flush publishes the stream's pending events when a run finds events stored already (the
-	// run that stored them may have died before publishing them).
-	flush func(ctx context.Context, stream string)
-	log   *slog.Logger
+	// outbox publishes what a run appends, and a stream's pending events when a run finds
+	// them stored already (the run that stored them may have died before publishing them).
+	outbox *outbox.Dispatcher
+	log    *slog.Logger
 }
 
 // Run checks every outstanding invoice against the clock and reports the ones past the
 // reminder period as possibly expired (again on every run until expired or paid; stored once).
 func (t *InvoiceExpiryTracker) Run(ctx context.Context) error {
-	now := nowFrom(t.Now)
+	now := t.now()
 	docs, err := t.outstanding.List(ctx)
 	if err != nil {
 		return err
@@ -60,7 +58,7 @@ func (t *InvoiceExpiryTracker) Run(ctx context.Context) error {
 				stored = true
 			case err == nil:
 				events[0].Version = app.FirstVersion
-				t.after(ctx, events)
+				t.outbox.AfterAppend(ctx, events)
 			}
 		}
 		if err != nil {
@@ -68,7 +66,7 @@ func (t *InvoiceExpiryTracker) Run(ctx context.Context) error {
 		}
 	}
 	if stored {
-		t.flush(ctx, contracts.InvoiceTrackerStream)
+		t.outbox.AfterNoChange(ctx, contracts.InvoiceTrackerStream)
 	}
 	t.log.InfoContext(ctx, "invoice expiry tracker", "possiblyExpired", len(due), "failed", len(errs))
 	return errors.Join(errs...)
@@ -77,8 +75,7 @@ func (t *InvoiceExpiryTracker) Run(ctx context.Context) error {
 // MonthlyInvoicing closes the previous calendar month (UTC) of every customer into an invoice.
 // Re-running it for the same month issues nothing twice.
 type MonthlyInvoicing struct {
-	Now func() time.Time // default time.Now
-
+	now       func() time.Time
 	customers *Customers
 	views     Docs[CustomerView]
 	log       *slog.Logger
@@ -86,7 +83,7 @@ type MonthlyInvoicing struct {
 
 // Run invoices every customer for the month before the clock's month.
 func (m *MonthlyInvoicing) Run(ctx context.Context) error {
-	period := PreviousMonth(nowFrom(m.Now))
+	period := PreviousMonth(m.now())
 	docs, err := m.views.List(ctx)
 	if err != nil {
 		return err
@@ -109,35 +106,4 @@ func (m *MonthlyInvoicing) Run(ctx context.Context) error {
 func PreviousMonth(now time.Time) string {
 	y, m, _ := now.UTC().Date()
 	return time.Date(y, m-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
-}
-
-// OutboxSweep publishes events whose publication right after their append failed (or never
-// happened: the process stopped in between). Consumers dedupe by event id, so publishing
-// twice is harmless.
-type OutboxSweep struct {
-	outbox *outbox.Dispatcher
-	log    *slog.Logger
-}
-
-// SweepAge leaves alone the events younger than this: their dispatch is probably under way.
-const SweepAge = outbox.DefaultSweepAge
-
-// Run publishes the pending events older than SweepAge (by the dispatcher's clock).
-func (s *OutboxSweep) Run(ctx context.Context) error {
-	if s.outbox == nil {
-		return nil
-	}
-	n, err := s.outbox.Sweep(ctx, SweepAge)
-	if n > 0 {
-		s.log.InfoContext(ctx, "outbox sweep republished events", "events", n)
-	}
-	return err
-}
-
-// nowFrom reads a task's clock: a field, so tests control time.
-func nowFrom(clock func() time.Time) time.Time {
-	if clock == nil {
-		return time.Now()
-	}
-	return clock()
 }

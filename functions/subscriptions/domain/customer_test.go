@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/fault"
+
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/aggregate"
@@ -82,8 +84,8 @@ func TestCreateCustomerRejectsBadInputNamingTheField(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := customer().Create(tc.name, tc.plan, tc.limit)
-		var de *domain.Error
-		if !errors.As(err, &de) || !errors.Is(err, domain.ErrInvalid) || de.Field != tc.field {
+		var de *fault.Error
+		if !errors.As(err, &de) || !errors.Is(err, fault.Invalid) || de.Field != tc.field {
 			t.Errorf("Create(%q, %q): got %v, want invalid %s", tc.name, tc.plan, err, tc.field)
 		}
 	}
@@ -153,7 +155,7 @@ func TestConsumptionRejectsBadReports(t *testing.T) {
 		{"r", 1, nov4, nov3, "periodTo"},
 	} {
 		_, err := c.AddConsumption(tc.report, tc.units, tc.from, tc.to)
-		var de *domain.Error
+		var de *fault.Error
 		if !errors.As(err, &de) || de.Field != tc.field {
 			t.Errorf("%+v: got %v, want invalid %s", tc, err, tc.field)
 		}
@@ -211,7 +213,7 @@ func TestChargeAndPaymentRejectBadAmountsAndIDs(t *testing.T) {
 	c.Apply(created)
 	check := func(what string, err error, field string) {
 		t.Helper()
-		var de *domain.Error
+		var de *fault.Error
 		if !errors.As(err, &de) || de.Field != field {
 			t.Errorf("%s: got %v, want invalid %s", what, err, field)
 		}
@@ -294,7 +296,7 @@ func TestInvoiceRejectsABadPeriod(t *testing.T) {
 	for _, p := range []string{"", "2026-13", "2026-1", "november", "2026-11-01"} {
 		aggregate.Given(t, customer(), created).
 			When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice(p, dec1, dec1) }).
-			ThenError(domain.ErrInvalid)
+			ThenError(fault.Invalid)
 	}
 }
 

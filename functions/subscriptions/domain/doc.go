@@ -4,7 +4,7 @@
 //
 // Aggregates (Customer, User) are event-sourced: Apply rebuilds state from past events (the
 // published events of package contracts), and commands are methods returning the new events, not
-// yet applied, or a domain error (*Error). Commands are idempotent where the outside world may
+// yet applied, or a domain error (a *fault.Error). Commands are idempotent where the outside world may
 // repeat them: a usage report (among the last RecentReports), a charge or a payment with an id
 // already applied makes no event. Customer is snapshot-able (snapshot.go) for its long streams.
 // Nothing here does I/O, reads the clock or imports infrastructure: times and randomness come in

@@ -1,55 +1,28 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
+
+	"meterline/shared/fault"
 )
 
-// Kinds of domain errors; the HTTP layer maps them to 400, 404 and 409.
+// Invalid reports bad input in field (a fault of kind fault.Invalid, code "invalid_<field>").
+func Invalid(field, message string) *fault.Error { return fault.InvalidField(field, message) }
+
+// Errors of the rules; compare with errors.Is (or with the fault kinds: errors.Is(err, fault.NotFound)).
 var (
-	ErrInvalid  = errors.New("invalid")
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-)
+	ErrCustomerNotFound = fault.New(fault.NotFound, "customer_not_found", "no such customer")
+	ErrCustomerExists   = fault.New(fault.Conflict, "customer_exists", "the customer already exists with other details")
+	ErrChargeIDReused   = fault.New(fault.Conflict, "charge_id_reused", "this chargeId was already used for a different charge")
+	ErrPaymentIDReused  = fault.New(fault.Conflict, "payment_id_reused", "this paymentId was already used for a different payment")
+	ErrCurrencyMismatch = &fault.Error{Kind: fault.Invalid, Code: "invalid_currency", Field: "currency", Message: "the customer is billed in another currency"}
+	ErrBalanceOverflow  = &fault.Error{Kind: fault.Invalid, Code: "invalid_amount", Field: "amount", Message: "the balance would leave the supported range"}
+	ErrInvoiceNotFound  = fault.New(fault.NotFound, "invoice_not_found", "no such invoice")
 
-// Error is a domain error: a kind (ErrInvalid, ErrNotFound, ErrConflict), a stable code for
-// clients, the field it is about (for invalid input) and a message for people.
-type Error struct {
-	Kind    error
-	Code    string
-	Field   string
-	Message string
-}
-
-func (e *Error) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: %s", e.Field, e.Message)
-	}
-	return e.Message
-}
-
-// Is makes errors.Is(err, ErrInvalid) (etc.) true for errors of that kind.
-func (e *Error) Is(target error) bool { return target == e.Kind }
-
-// Invalid reports bad input in field.
-func Invalid(field, message string) *Error {
-	return &Error{Kind: ErrInvalid, Code: "invalid_" + field, Field: field, Message: message}
-}
-
-// Errors of the rules; compare with errors.Is.
-var (
-	ErrCustomerNotFound = &Error{Kind: ErrNotFound, Code: "customer_not_found", Message: "no such customer"}
-	ErrCustomerExists   = &Error{Kind: ErrConflict, Code: "customer_exists", Message: "the customer already exists with other details"}
-	ErrChargeIDReused   = &Error{Kind: ErrConflict, Code: "charge_id_reused", Message: "this chargeId was already used for a different charge"}
-	ErrPaymentIDReused  = &Error{Kind: ErrConflict, Code: "payment_id_reused", Message: "this paymentId was already used for a different payment"}
-	ErrCurrencyMismatch = &Error{Kind: ErrInvalid, Code: "invalid_currency", Field: "currency", Message: "the customer is billed in another currency"}
-	ErrBalanceOverflow  = &Error{Kind: ErrInvalid, Code: "invalid_amount", Field: "amount", Message: "the balance would leave the supported range"}
-	ErrInvoiceNotFound  = &Error{Kind: ErrNotFound, Code: "invoice_not_found", Message: "no such invoice"}
-
-	ErrUserNotFound = &Error{Kind: ErrNotFound, Code: "user_not_found", Message: "no such user"}
-	ErrUserExists   = &Error{Kind: ErrConflict, Code: "user_exists", Message: "the user already exists with other details"}
-	ErrEmailTaken   = &Error{Kind: ErrConflict, Code: "email_taken", Field: "email", Message: "a user with this email already exists"}
-	ErrKeyNotFound  = &Error{Kind: ErrNotFound, Code: "key_not_found", Message: "no such API key"}
-	ErrKeyIDReused  = &Error{Kind: ErrConflict, Code: "key_id_reused", Message: "this key id was already used for another key"}
-	ErrTooManyKeys  = &Error{Kind: ErrConflict, Code: "too_many_keys", Message: fmt.Sprintf("a user may hold at most %d active API keys; revoke one first", MaxActiveKeys)}
+	ErrUserNotFound = fault.New(fault.NotFound, "user_not_found", "no such user")
+	ErrUserExists   = fault.New(fault.Conflict, "user_exists", "the user already exists with other details")
+	ErrEmailTaken   = &fault.Error{Kind: fault.Conflict, Code: "email_taken", Field: "email", Message: "a user with this email already exists"}
+	ErrKeyNotFound  = fault.New(fault.NotFound, "key_not_found", "no such API key")
+	ErrKeyIDReused  = fault.New(fault.Conflict, "key_id_reused", "this key id was already used for another key")
+	ErrTooManyKeys  = fault.New(fault.Conflict, "too_many_keys", fmt.Sprintf("a user may hold at most %d active API keys; revoke one first", MaxActiveKeys))
 )

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/fault"
+
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/aggregate"
@@ -80,7 +82,7 @@ func TestCustomerFromSnapshotEqualsReplay(t *testing.T) {
 		reports := 0
 		for step := 1; step <= steps; step++ {
 			_, err := snapped.Execute(ctx, "customer-c1", randomCommand(rng, &reports))
-			var de *domain.Error
+			var de *fault.Error
 			if err != nil && !errors.As(err, &de) {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
 			}

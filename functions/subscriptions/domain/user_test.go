@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"meterline/shared/fault"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"meterline/functions/subscriptions/contracts"
@@ -43,7 +45,7 @@ func TestCreateUserRejectsWhatIsNotABareEmailAddress(t *testing.T) {
 	for _, email := range []string{"", "ann", "ann@", "@example.com", "Ann <ann@example.com>", "ann@localhost", "a b@example.com", strings.Repeat("a", 250) + "@example.com"} {
 		aggregate.Given(t, user()).
 			When(func(u *domain.User) ([]any, error) { return u.Create("c1", email) }).
-			ThenError(domain.ErrInvalid)
+			ThenError(fault.Invalid)
 	}
 }
 
@@ -71,13 +73,13 @@ func TestSetPasswordStoresOnlyABcryptHash(t *testing.T) {
 
 func TestPasswordRules(t *testing.T) {
 	for _, p := range []string{"", "short", "123456789", strings.Repeat("x", 73), "ab\xffcdefghijk"} {
-		if _, err := domain.HashPassword(p, bcrypt.MinCost); !errors.Is(err, domain.ErrInvalid) {
-			t.Errorf("HashPassword(%q) = %v, want ErrInvalid", p, err)
+		if _, err := domain.HashPassword(p, bcrypt.MinCost); !errors.Is(err, fault.Invalid) {
+			t.Errorf("HashPassword(%q) = %v, want an invalid fault", p, err)
 		}
 	}
 	aggregate.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.SetPassword(domain.PasswordHash{}) }).
-		ThenError(domain.ErrInvalid)
+		ThenError(fault.Invalid)
 }
 
 func TestUserCommandsOnAnUnknownUserFail(t *testing.T) {
@@ -187,5 +189,5 @@ func TestRegisterAUserWithPasswordAndFirstKey(t *testing.T) {
 		ThenNothing()
 	aggregate.Given(t, user()).
 		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "", k) }).
-		ThenError(domain.ErrInvalid)
+		ThenError(fault.Invalid)
 }

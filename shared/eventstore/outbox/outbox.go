@@ -22,8 +22,15 @@ import (
 // Dispatcher publishes pending events and clears their marks. Safe for concurrent use if its
 // Outbox and Publisher are.
 type Dispatcher struct {
-	Outbox    eventstore.Outbox
+	Outbox eventstore.Outbox
+	// Publisher sends the events to the context's topic; nil publishes nothing (a context on
+	// its own, in tests).
 	Publisher eventstore.Publisher
+	// Local hands the events to the context's own projections, after they are published and
+	// before their marks are cleared: the outbox is the one path by which a context's events
+	// reach its own views, so a failure leaves them marked for the sweep as a failed publish
+	// does. Optional.
+	Local func(ctx context.Context, events []eventstore.Event) error
 	// Now is the sweep's clock; default time.Now.
 	Now func() time.Time
 	// SweepLimit caps the events one Sweep handles (the rest wait for the next); default 1000.
@@ -35,12 +42,19 @@ type Dispatcher struct {
 // publishChunk is how many events one Publish call carries.
 const publishChunk = 100
 
-// Dispatch publishes events (just appended) and clears their marks.
+// Dispatch publishes events (just appended), hands them to Local, and clears their marks.
 func (d *Dispatcher) Dispatch(ctx context.Context, events []eventstore.Event) error {
 	for start := 0; start < len(events); start += publishChunk {
 		chunk := events[start:min(start+publishChunk, len(events))]
-		if err := d.Publisher.Publish(ctx, chunk...); err != nil {
-			return fmt.Errorf("outbox: publish: %w", err)
+		if d.Publisher != nil {
+			if err := d.Publisher.Publish(ctx, chunk...); err != nil {
+				return fmt.Errorf("outbox: publish: %w", err)
+			}
+		}
+		if d.Local != nil {
+			if err := d.Local(ctx, chunk); err != nil {
+				return fmt.Errorf("outbox: own projections: %w", err)
+			}
 		}
 		if err := d.Outbox.MarkPublished(ctx, chunk...); err != nil {
 			return fmt.Errorf("outbox: clear marks: %w", err)
@@ -142,4 +156,15 @@ func (d *Dispatcher) Sweep(ctx context.Context, olderThan time.Duration) (int, e
 		return published, fmt.Errorf("outbox: sweep: %d events not published: %w", len(failed), errors.Join(failed...))
 	}
 	return published, nil
+}
+
+// RunSweep is the outbox sweep as a task (blocks.Task's Run, on the OutboxSweep timer of every
+// context that publishes): it sweeps what is older than DefaultSweepAge and logs how many
+// events it republished.
+func (d *Dispatcher) RunSweep(ctx context.Context) error {
+	n, err := d.Sweep(ctx, DefaultSweepAge)
+	if n > 0 {
+		d.logger().InfoContext(ctx, "outbox sweep republished events", "events", n)
+	}
+	return err
 }

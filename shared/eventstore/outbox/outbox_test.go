@@ -361,3 +361,50 @@ func TestFlushStreamWithoutStreamOutboxDoesNothing(t *testing.T) {
 		t.Fatalf("pending: %v", p)
 	}
 }
+
+// Local (the context's own projections) sees every event after its publication; a failing one
+// leaves the events marked, and the sweep hands them to it again.
+func TestLocalFailureIsLeftToTheSweep(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newStore(t)
+			pub := &topic{}
+			var local []string
+			fail := true
+			d := &outbox.Dispatcher{Outbox: s, Publisher: pub, Now: func() time.Time { return time.Now().Add(time.Hour) },
+				Local: func(_ context.Context, events []eventstore.Event) error {
+					if pub.count() < len(events) {
+						return errors.New("projected before publication")
+					}
+					if fail {
+						fail = false
+						return errors.New("views unavailable")
+					}
+					for _, e := range events {
+						local = append(local, e.ID)
+					}
+					return nil
+				}}
+			if _, err := s.Append(ctx, "s", eventstore.NoStream, ev("a", time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			events, _ := s.Read(ctx, "s", 1)
+			if err := d.Dispatch(ctx, events); err == nil {
+				t.Fatal("a failing Local did not fail the dispatch")
+			}
+			if p, _ := s.Pending(ctx, 0); len(p) != 1 {
+				t.Fatalf("%d pending after a failed Local, want the event still marked", len(p))
+			}
+			if n, err := d.Sweep(ctx, outbox.DefaultSweepAge); err != nil || n != 1 {
+				t.Fatalf("sweep: %d, %v", n, err)
+			}
+			if fmt.Sprint(local) != "[a]" {
+				t.Fatalf("Local saw %v after the sweep, want [a]", local)
+			}
+			if p, _ := s.Pending(ctx, 0); len(p) != 0 {
+				t.Fatalf("%d still pending", len(p))
+			}
+		})
+	}
+}
