@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"meterline/shared/aggregate"
+	"meterline/shared/aggregate/aggregatetest"
 	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
@@ -70,13 +71,13 @@ func newService(store eventstore.Store) *aggregate.Service[*account] {
 }
 
 func TestGivenWhenThen(t *testing.T) {
-	aggregate.Given(t, &account{}, opened{"ada"}, credited{10}).
+	aggregatetest.Given(t, &account{}, opened{"ada"}, credited{10}).
 		When(func(a *account) ([]any, error) { return a.Debit(4) }).
 		Then(debited{4})
-	aggregate.Given(t, &account{}, credited{3}).
+	aggregatetest.Given(t, &account{}, credited{3}).
 		When(func(a *account) ([]any, error) { return a.Debit(4) }).
 		ThenError(errOverdrawn)
-	aggregate.Given(t, &account{}, opened{"ada"}).
+	aggregatetest.Given(t, &account{}, opened{"ada"}).
 		When(func(a *account) ([]any, error) { return a.Open("ada") }).
 		ThenNothing()
 }

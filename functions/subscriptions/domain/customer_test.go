@@ -10,7 +10,7 @@ import (
 
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
-	"meterline/shared/aggregate"
+	"meterline/shared/aggregate/aggregatetest"
 )
 
 var (
@@ -55,7 +55,7 @@ func invoice(period string, amount, units, consumption, charges int64, at time.T
 }
 
 func TestCreateCustomerCopiesThePlanTerms(t *testing.T) {
-	aggregate.Given(t, customer()).
+	aggregatetest.Given(t, customer()).
 		When(func(c *domain.Customer) ([]any, error) { return c.Create(" Acme ", "payg", nil) }).
 		Then(created)
 }
@@ -63,7 +63,7 @@ func TestCreateCustomerCopiesThePlanTerms(t *testing.T) {
 func TestCreateCustomerWithItsOwnCreditLimit(t *testing.T) {
 	want := created
 	want.CreditLimit = 0
-	aggregate.Given(t, customer()).
+	aggregatetest.Given(t, customer()).
 		When(func(c *domain.Customer) ([]any, error) { return c.Create("Acme", "payg", ptr(0)) }).
 		Then(want)
 }
@@ -92,25 +92,25 @@ func TestCreateCustomerRejectsBadInputNamingTheField(t *testing.T) {
 }
 
 func TestCreateCustomerAgainWithSameDetailsChangesNothing(t *testing.T) {
-	aggregate.Given(t, customer(), created).
+	aggregatetest.Given(t, customer(), created).
 		When(func(c *domain.Customer) ([]any, error) { return c.Create("Acme", "payg", nil) }).
 		ThenNothing()
 }
 
 func TestCreateCustomerAgainWithOtherDetailsConflicts(t *testing.T) {
-	aggregate.Given(t, customer(), created).
+	aggregatetest.Given(t, customer(), created).
 		When(func(c *domain.Customer) ([]any, error) { return c.Create("Acme", "pro", nil) }).
 		ThenError(domain.ErrCustomerExists)
 }
 
 func TestConsumptionIsBilledPerUnit(t *testing.T) {
-	aggregate.Given(t, customer(), created).
+	aggregatetest.Given(t, customer(), created).
 		When(func(c *domain.Customer) ([]any, error) { return c.AddConsumption("r1", 7, nov3, nov3.Add(time.Minute)) }).
 		Then(consumed("r1", 7, 70, nov3), balance(-70))
 }
 
 func TestConsumptionWithinIncludedUnitsCostsNothing(t *testing.T) {
-	aggregate.Given(t, customer(), createdStarter, consumed("r1", 600, 0, nov3)).
+	aggregatetest.Given(t, customer(), createdStarter, consumed("r1", 600, 0, nov3)).
 		When(func(c *domain.Customer) ([]any, error) {
 			return c.AddConsumption("r2", 400, nov3, nov3.Add(time.Minute))
 		}).
@@ -118,7 +118,7 @@ func TestConsumptionWithinIncludedUnitsCostsNothing(t *testing.T) {
 }
 
 func TestOnlyUnitsBeyondTheIncludedOnesAreCharged(t *testing.T) {
-	aggregate.Given(t, customer(), createdStarter, consumed("r1", 900, 0, nov3)).
+	aggregatetest.Given(t, customer(), createdStarter, consumed("r1", 900, 0, nov3)).
 		When(func(c *domain.Customer) ([]any, error) {
 			return c.AddConsumption("r2", 300, nov3, nov3.Add(time.Minute))
 		}).
@@ -126,7 +126,7 @@ func TestOnlyUnitsBeyondTheIncludedOnesAreCharged(t *testing.T) {
 }
 
 func TestIncludedUnitsStartAfreshEachMonth(t *testing.T) {
-	aggregate.Given(t, customer(), createdStarter, consumed("r1", 1000, 0, nov3), consumed("r2", 10, 50, nov3), balance(-50)).
+	aggregatetest.Given(t, customer(), createdStarter, consumed("r1", 1000, 0, nov3), consumed("r2", 10, 50, nov3), balance(-50)).
 		When(func(c *domain.Customer) ([]any, error) {
 			return c.AddConsumption("r3", 10, dec2, dec2.Add(time.Minute))
 		}).
@@ -134,7 +134,7 @@ func TestIncludedUnitsStartAfreshEachMonth(t *testing.T) {
 }
 
 func TestAUsageReportIsBilledOnlyOnce(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70)).
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70)).
 		When(func(c *domain.Customer) ([]any, error) { return c.AddConsumption("r1", 7, nov3, nov3.Add(time.Minute)) }).
 		ThenNothing()
 }
@@ -171,39 +171,39 @@ func TestCommandsOnAnUnknownCustomerFail(t *testing.T) {
 		"expire":      func(c *domain.Customer) ([]any, error) { return c.ExpireInvoice("c1-2026-11") },
 	} {
 		t.Run(name, func(t *testing.T) {
-			aggregate.Given(t, customer()).When(cmd).ThenError(domain.ErrCustomerNotFound)
+			aggregatetest.Given(t, customer()).When(cmd).ThenError(domain.ErrCustomerNotFound)
 		})
 	}
 }
 
 func TestOverdraftLocksTheCustomer(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 100, 1000, nov3), balance(-1000)).
+	aggregatetest.Given(t, customer(), created, consumed("r1", 100, 1000, nov3), balance(-1000)).
 		When(func(c *domain.Customer) ([]any, error) { return c.AddConsumption("r2", 1, nov3, nov3.Add(time.Minute)) }).
 		Then(consumed("r2", 1, 10, nov3), balance(-1010),
 			contracts.CustomerLocked{CustomerID: "c1", Reason: "overdraft", Balance: -1010, CreditLimit: 1000, Currency: "EUR"})
 }
 
 func TestBalanceAtExactlyMinusTheCreditLimitIsNoOverdraft(t *testing.T) {
-	aggregate.Given(t, customer(), created).
+	aggregatetest.Given(t, customer(), created).
 		When(func(c *domain.Customer) ([]any, error) { return c.Charge("ch1", 1000, "setup", nov3) }).
 		Then(charged("ch1", 1000, nov3), balance(-1000))
 }
 
 func TestALockedCustomerIsLockedOnlyOnce(t *testing.T) {
-	aggregate.Given(t, customer(), created, charged("ch1", 2000, nov3), balance(-2000),
+	aggregatetest.Given(t, customer(), created, charged("ch1", 2000, nov3), balance(-2000),
 		contracts.CustomerLocked{CustomerID: "c1", Reason: "overdraft", Balance: -2000, CreditLimit: 1000, Currency: "EUR"}).
 		When(func(c *domain.Customer) ([]any, error) { return c.Charge("ch2", 5, "setup", nov3) }).
 		Then(charged("ch2", 5, nov3), balance(-2005))
 }
 
 func TestAChargeIsAppliedOncePerChargeID(t *testing.T) {
-	aggregate.Given(t, customer(), created, charged("ch1", 300, nov3), balance(-300)).
+	aggregatetest.Given(t, customer(), created, charged("ch1", 300, nov3), balance(-300)).
 		When(func(c *domain.Customer) ([]any, error) { return c.Charge("ch1", 300, "setup", nov4) }).
 		ThenNothing()
 }
 
 func TestAChargeIDReusedForAnotherAmountConflicts(t *testing.T) {
-	aggregate.Given(t, customer(), created, charged("ch1", 300, nov3), balance(-300)).
+	aggregatetest.Given(t, customer(), created, charged("ch1", 300, nov3), balance(-300)).
 		When(func(c *domain.Customer) ([]any, error) { return c.Charge("ch1", 301, "setup", nov4) }).
 		ThenError(domain.ErrChargeIDReused)
 }
@@ -237,43 +237,43 @@ func TestChargeAndPaymentRejectBadAmountsAndIDs(t *testing.T) {
 }
 
 func TestAPaymentRaisesTheBalance(t *testing.T) {
-	aggregate.Given(t, customer(), created, charged("ch1", 300, nov3), balance(-300)).
+	aggregatetest.Given(t, customer(), created, charged("ch1", 300, nov3), balance(-300)).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p1", 500, nov4) }).
 		Then(paid("p1", 500), balance(200))
 }
 
 func TestAPaymentEndingTheOverdraftUnlocks(t *testing.T) {
-	aggregate.Given(t, customer(), created, charged("ch1", 2000, nov3), balance(-2000),
+	aggregatetest.Given(t, customer(), created, charged("ch1", 2000, nov3), balance(-2000),
 		contracts.CustomerLocked{CustomerID: "c1", Reason: "overdraft", Balance: -2000, CreditLimit: 1000, Currency: "EUR"}).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p1", 1000, nov4) }).
 		Then(paid("p1", 1000), balance(-1000), contracts.CustomerUnlocked{CustomerID: "c1", Balance: -1000, Currency: "EUR"})
 }
 
 func TestAPaymentNotEndingTheOverdraftKeepsTheLock(t *testing.T) {
-	aggregate.Given(t, customer(), created, charged("ch1", 2000, nov3), balance(-2000),
+	aggregatetest.Given(t, customer(), created, charged("ch1", 2000, nov3), balance(-2000),
 		contracts.CustomerLocked{CustomerID: "c1", Reason: "overdraft", Balance: -2000, CreditLimit: 1000, Currency: "EUR"}).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p1", 999, nov4) }).
 		Then(paid("p1", 999), balance(-1001))
 }
 
 func TestAPaymentIsAppliedOncePerPaymentID(t *testing.T) {
-	aggregate.Given(t, customer(), created, paid("p1", 500), balance(500)).
+	aggregatetest.Given(t, customer(), created, paid("p1", 500), balance(500)).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p1", 500, nov4) }).
 		ThenNothing()
-	aggregate.Given(t, customer(), created, paid("p1", 500), balance(500)).
+	aggregatetest.Given(t, customer(), created, paid("p1", 500), balance(500)).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p1", 400, nov4) }).
 		ThenError(domain.ErrPaymentIDReused)
 }
 
 func TestMonthlyInvoiceClosesTheMonthsConsumptionAndCharges(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), charged("ch1", 300, nov4), balance(-370),
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), charged("ch1", 300, nov4), balance(-370),
 		consumed("r2", 2, 20, dec2), balance(-390)).
 		When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice("2026-11", dec1, dec1.Add(dueIn)) }).
 		Then(invoice("2026-11", 370, 7, 70, 300, dec1))
 }
 
 func TestTheNextInvoiceTakesOnlyWhatIsNotInvoicedYet(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), consumed("r2", 2, 20, dec2), balance(-90),
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), consumed("r2", 2, 20, dec2), balance(-90),
 		invoice("2026-11", 70, 7, 70, 0, dec1),
 		consumed("late", 1, 10, nov4), balance(-100)). // a November report arriving after November was invoiced
 		When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice("2026-12", jan1, jan1.Add(dueIn)) }).
@@ -281,27 +281,27 @@ func TestTheNextInvoiceTakesOnlyWhatIsNotInvoicedYet(t *testing.T) {
 }
 
 func TestAPeriodIsInvoicedOnce(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1)).
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1)).
 		When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice("2026-11", dec2, dec2.Add(dueIn)) }).
 		ThenNothing()
 }
 
 func TestNothingToBillMakesNoInvoice(t *testing.T) {
-	aggregate.Given(t, customer(), createdStarter, consumed("r1", 10, 0, nov3)).
+	aggregatetest.Given(t, customer(), createdStarter, consumed("r1", 10, 0, nov3)).
 		When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice("2026-11", dec1, dec1.Add(dueIn)) }).
 		ThenNothing()
 }
 
 func TestInvoiceRejectsABadPeriod(t *testing.T) {
 	for _, p := range []string{"", "2026-13", "2026-1", "november", "2026-11-01"} {
-		aggregate.Given(t, customer(), created).
+		aggregatetest.Given(t, customer(), created).
 			When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice(p, dec1, dec1) }).
 			ThenError(fault.Invalid)
 	}
 }
 
 func TestPaymentsSettleInvoicesOldestFirst(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1),
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1),
 		consumed("r2", 5, 50, dec2), balance(-120), invoice("2026-12", 50, 5, 50, 0, jan1),
 		paid("p1", 60), balance(-60)). // not enough for November yet
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p2", 20, nov4) }).
@@ -310,39 +310,39 @@ func TestPaymentsSettleInvoicesOldestFirst(t *testing.T) {
 }
 
 func TestCreditFromEarlierPaymentsSettlesANewInvoiceAtOnce(t *testing.T) {
-	aggregate.Given(t, customer(), created, paid("p1", 500), balance(500), consumed("r1", 7, 70, nov3), balance(430)).
+	aggregatetest.Given(t, customer(), created, paid("p1", 500), balance(500), consumed("r1", 7, 70, nov3), balance(430)).
 		When(func(c *domain.Customer) ([]any, error) { return c.IssueInvoice("2026-11", dec1, dec1.Add(dueIn)) }).
 		Then(invoice("2026-11", 70, 7, 70, 0, dec1), contracts.InvoicePaid{CustomerID: "c1", InvoiceID: "c1-2026-11"})
 }
 
 func TestAPaidInvoiceIsNotPaidAgain(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1),
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1),
 		paid("p1", 70), balance(0), contracts.InvoicePaid{CustomerID: "c1", InvoiceID: "c1-2026-11"}).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p2", 70, nov4) }).
 		Then(contracts.PaymentReceived{CustomerID: "c1", PaymentID: "p2", Amount: 70, Currency: "EUR", ReceivedAt: nov4}, balance(70))
 }
 
 func TestAnOutstandingInvoiceExpires(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1)).
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1)).
 		When(func(c *domain.Customer) ([]any, error) { return c.ExpireInvoice("c1-2026-11") }).
 		Then(contracts.InvoiceExpired{CustomerID: "c1", InvoiceID: "c1-2026-11"})
 }
 
 func TestOnlyAnOutstandingInvoiceExpires(t *testing.T) {
 	base := []any{created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1)}
-	aggregate.Given(t, customer(), append(base, paid("p1", 70), balance(0), contracts.InvoicePaid{CustomerID: "c1", InvoiceID: "c1-2026-11"})...).
+	aggregatetest.Given(t, customer(), append(base, paid("p1", 70), balance(0), contracts.InvoicePaid{CustomerID: "c1", InvoiceID: "c1-2026-11"})...).
 		When(func(c *domain.Customer) ([]any, error) { return c.ExpireInvoice("c1-2026-11") }).
 		ThenNothing()
-	aggregate.Given(t, customer(), append(base, contracts.InvoiceExpired{CustomerID: "c1", InvoiceID: "c1-2026-11"})...).
+	aggregatetest.Given(t, customer(), append(base, contracts.InvoiceExpired{CustomerID: "c1", InvoiceID: "c1-2026-11"})...).
 		When(func(c *domain.Customer) ([]any, error) { return c.ExpireInvoice("c1-2026-11") }).
 		ThenNothing()
-	aggregate.Given(t, customer(), base...).
+	aggregatetest.Given(t, customer(), base...).
 		When(func(c *domain.Customer) ([]any, error) { return c.ExpireInvoice("c1-2027-01") }).
 		ThenError(domain.ErrInvoiceNotFound)
 }
 
 func TestAnExpiredInvoiceCanStillBePaid(t *testing.T) {
-	aggregate.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1),
+	aggregatetest.Given(t, customer(), created, consumed("r1", 7, 70, nov3), balance(-70), invoice("2026-11", 70, 7, 70, 0, dec1),
 		contracts.InvoiceExpired{CustomerID: "c1", InvoiceID: "c1-2026-11"}).
 		When(func(c *domain.Customer) ([]any, error) { return c.Pay("p1", 70, nov4) }).
 		Then(contracts.PaymentReceived{CustomerID: "c1", PaymentID: "p1", Amount: 70, Currency: "EUR", ReceivedAt: nov4}, balance(0),

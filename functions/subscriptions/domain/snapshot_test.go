@@ -16,6 +16,7 @@ import (
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
 	"meterline/shared/aggregate"
+	"meterline/shared/aggregate/aggregatetest"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 )
@@ -117,12 +118,12 @@ func TestCustomerRemembersTheRecentReports(t *testing.T) {
 		past = append(past, consumed(fmt.Sprint("r", i), 1, 10, nov3))
 	}
 	// The oldest is forgotten (the event store recognises its events if it comes again)...
-	aggregate.Given(t, customer(), past...).
+	aggregatetest.Given(t, customer(), past...).
 		When(func(c *domain.Customer) ([]any, error) { return c.AddConsumption("r0", 1, nov3, nov3.Add(time.Minute)) }).
 		Then(consumed("r0", 1, 10, nov3), balance(-10))
 	// ...the RecentReports after it are not.
 	for _, id := range []string{"r1", fmt.Sprint("r", domain.RecentReports)} {
-		aggregate.Given(t, customer(), past...).
+		aggregatetest.Given(t, customer(), past...).
 			When(func(c *domain.Customer) ([]any, error) { return c.AddConsumption(id, 1, nov3, nov3) }).
 			ThenNothing()
 	}

@@ -15,7 +15,7 @@ import (
 
 	"meterline/functions/subscriptions/contracts"
 	"meterline/functions/subscriptions/domain"
-	"meterline/shared/aggregate"
+	"meterline/shared/aggregate/aggregatetest"
 )
 
 var userCreated = contracts.UserCreated{UserID: "u1", CustomerID: "c1", Email: "ann@example.com"}
@@ -36,24 +36,24 @@ func issued(keyID string, k domain.APIKey) contracts.ApiKeyIssued {
 }
 
 func TestCreateUserKeepsTheEmailInLowerCase(t *testing.T) {
-	aggregate.Given(t, user()).
+	aggregatetest.Given(t, user()).
 		When(func(u *domain.User) ([]any, error) { return u.Create("c1", " Ann@Example.com ") }).
 		Then(userCreated)
 }
 
 func TestCreateUserRejectsWhatIsNotABareEmailAddress(t *testing.T) {
 	for _, email := range []string{"", "ann", "ann@", "@example.com", "Ann <ann@example.com>", "ann@localhost", "a b@example.com", strings.Repeat("a", 250) + "@example.com"} {
-		aggregate.Given(t, user()).
+		aggregatetest.Given(t, user()).
 			When(func(u *domain.User) ([]any, error) { return u.Create("c1", email) }).
 			ThenError(fault.Invalid)
 	}
 }
 
 func TestCreateUserAgainIsIdempotentOrAConflict(t *testing.T) {
-	aggregate.Given(t, user(), userCreated).
+	aggregatetest.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.Create("c1", "ann@example.com") }).
 		ThenNothing()
-	aggregate.Given(t, user(), userCreated).
+	aggregatetest.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.Create("c2", "ann@example.com") }).
 		ThenError(domain.ErrUserExists)
 }
@@ -66,7 +66,7 @@ func TestSetPasswordStoresOnlyABcryptHash(t *testing.T) {
 	if strings.Contains(h.String(), "horse") || !domain.PasswordMatches(h.String(), "correct horse battery") || domain.PasswordMatches(h.String(), "wrong horse battery") {
 		t.Fatalf("hash %q does not behave as a bcrypt hash of the password", h)
 	}
-	aggregate.Given(t, user(), userCreated).
+	aggregatetest.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.SetPassword(h) }).
 		Then(contracts.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: h.String()})
 }
@@ -77,7 +77,7 @@ func TestPasswordRules(t *testing.T) {
 			t.Errorf("HashPassword(%q) = %v, want an invalid fault", p, err)
 		}
 	}
-	aggregate.Given(t, user(), userCreated).
+	aggregatetest.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.SetPassword(domain.PasswordHash{}) }).
 		ThenError(fault.Invalid)
 }
@@ -92,7 +92,7 @@ func TestUserCommandsOnAnUnknownUserFail(t *testing.T) {
 		"unlock":   func(u *domain.User) ([]any, error) { return u.Unlock() },
 	} {
 		t.Run(name, func(t *testing.T) {
-			aggregate.Given(t, user()).When(cmd).ThenError(domain.ErrUserNotFound)
+			aggregatetest.Given(t, user()).When(cmd).ThenError(domain.ErrUserNotFound)
 		})
 	}
 }
@@ -109,17 +109,17 @@ func TestAnAPIKeyIsRandomAndKeptOnlyAsItsSHA256(t *testing.T) {
 	if _, err := domain.NewAPIKey(bytes.NewReader(make([]byte, 10))); err == nil {
 		t.Fatal("a key from a short random source was accepted")
 	}
-	aggregate.Given(t, user(), userCreated).
+	aggregatetest.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.IssueKey("k1", a) }).
 		Then(issued("k1", a))
 }
 
 func TestAKeyIDIsIssuedOnce(t *testing.T) {
 	a, b := key(t), key(t)
-	aggregate.Given(t, user(), userCreated, issued("k1", a)).
+	aggregatetest.Given(t, user(), userCreated, issued("k1", a)).
 		When(func(u *domain.User) ([]any, error) { return u.IssueKey("k1", a) }).
 		ThenNothing()
-	aggregate.Given(t, user(), userCreated, issued("k1", a)).
+	aggregatetest.Given(t, user(), userCreated, issued("k1", a)).
 		When(func(u *domain.User) ([]any, error) { return u.IssueKey("k1", b) }).
 		ThenError(domain.ErrKeyIDReused)
 }
@@ -130,11 +130,11 @@ func TestAUserHoldsABoundedNumberOfActiveKeys(t *testing.T) {
 		past = append(past, issued("k"+string(rune('a'+i)), key(t)))
 	}
 	k := key(t)
-	aggregate.Given(t, user(), past...).
+	aggregatetest.Given(t, user(), past...).
 		When(func(u *domain.User) ([]any, error) { return u.IssueKey("new", k) }).
 		ThenError(domain.ErrTooManyKeys)
 	revoked := append(past, contracts.ApiKeyRevoked{UserID: "u1", CustomerID: "c1", KeyID: "ka"})
-	aggregate.Given(t, user(), revoked...).
+	aggregatetest.Given(t, user(), revoked...).
 		When(func(u *domain.User) ([]any, error) { return u.IssueKey("new", k) }).
 		Then(issued("new", k))
 }
@@ -142,13 +142,13 @@ func TestAUserHoldsABoundedNumberOfActiveKeys(t *testing.T) {
 func TestRevokeAKey(t *testing.T) {
 	a := key(t)
 	revoked := contracts.ApiKeyRevoked{UserID: "u1", CustomerID: "c1", KeyID: "k1"}
-	aggregate.Given(t, user(), userCreated, issued("k1", a)).
+	aggregatetest.Given(t, user(), userCreated, issued("k1", a)).
 		When(func(u *domain.User) ([]any, error) { return u.RevokeKey("k1") }).
 		Then(revoked)
-	aggregate.Given(t, user(), userCreated, issued("k1", a), revoked).
+	aggregatetest.Given(t, user(), userCreated, issued("k1", a), revoked).
 		When(func(u *domain.User) ([]any, error) { return u.RevokeKey("k1") }).
 		ThenNothing()
-	aggregate.Given(t, user(), userCreated).
+	aggregatetest.Given(t, user(), userCreated).
 		When(func(u *domain.User) ([]any, error) { return u.RevokeKey("k1") }).
 		ThenError(domain.ErrKeyNotFound)
 }
@@ -166,10 +166,10 @@ func TestARevokedKeyStaysRevokedWhateverTheOrder(t *testing.T) {
 
 func TestLockAndUnlockAUser(t *testing.T) {
 	locked := contracts.UserLocked{UserID: "u1", CustomerID: "c1"}
-	aggregate.Given(t, user(), userCreated).When((*domain.User).Lock).Then(locked)
-	aggregate.Given(t, user(), userCreated, locked).When((*domain.User).Lock).ThenNothing()
-	aggregate.Given(t, user(), userCreated, locked).When((*domain.User).Unlock).Then(contracts.UserUnlocked{UserID: "u1", CustomerID: "c1"})
-	aggregate.Given(t, user(), userCreated).When((*domain.User).Unlock).ThenNothing()
+	aggregatetest.Given(t, user(), userCreated).When((*domain.User).Lock).Then(locked)
+	aggregatetest.Given(t, user(), userCreated, locked).When((*domain.User).Lock).ThenNothing()
+	aggregatetest.Given(t, user(), userCreated, locked).When((*domain.User).Unlock).Then(contracts.UserUnlocked{UserID: "u1", CustomerID: "c1"})
+	aggregatetest.Given(t, user(), userCreated).When((*domain.User).Unlock).ThenNothing()
 }
 
 func TestRegisterAUserWithPasswordAndFirstKey(t *testing.T) {
@@ -178,16 +178,16 @@ func TestRegisterAUserWithPasswordAndFirstKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aggregate.Given(t, user()).
+	aggregatetest.Given(t, user()).
 		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", &h, "k1", k) }).
 		Then(userCreated, contracts.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: h.String()}, issued("k1", k))
-	aggregate.Given(t, user()).
+	aggregatetest.Given(t, user()).
 		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "k1", k) }).
 		Then(userCreated, issued("k1", k))
-	aggregate.Given(t, user(), userCreated, issued("k1", k)).
+	aggregatetest.Given(t, user(), userCreated, issued("k1", k)).
 		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "k2", key(t)) }).
 		ThenNothing()
-	aggregate.Given(t, user()).
+	aggregatetest.Given(t, user()).
 		When(func(u *domain.User) ([]any, error) { return u.Register("c1", "ann@example.com", nil, "", k) }).
 		ThenError(fault.Invalid)
 }

@@ -1,18 +1,22 @@
-package aggregate
+// Package aggregatetest is the given/when/then helper for aggregates: past events, one command,
+// the events (or the error) it must produce.
+package aggregatetest
 
 import (
 	"errors"
 	"fmt"
 	"reflect"
 	"testing"
+
+	"meterline/shared/aggregate"
 )
 
 // Scenario is a given-when-then test of one command on one aggregate:
 //
-//	aggregate.Given(t, NewCustomer("customer-1"), CustomerCreated{...}).
+//	aggregatetest.Given(t, NewCustomer("customer-1"), CustomerCreated{...}).
 //		When(func(c *Customer) ([]any, error) { return c.Lock("unpaid") }).
 //		Then(CustomerLocked{Reason: "unpaid"})
-type Scenario[A Root] struct {
+type Scenario[A aggregate.Root] struct {
 	t       testing.TB
 	agg     A
 	ran     bool
@@ -21,7 +25,7 @@ type Scenario[A Root] struct {
 }
 
 // Given applies the past events to agg.
-func Given[A Root](t testing.TB, agg A, past ...any) *Scenario[A] {
+func Given[A aggregate.Root](t testing.TB, agg A, past ...any) *Scenario[A] {
 	t.Helper()
 	for _, e := range past {
 		agg.Apply(e)
