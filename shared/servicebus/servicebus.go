@@ -1,5 +1,6 @@
-// Package servicebus publishes a context's events to its Service Bus topic and decodes them on
-// the consumer side. It is the only place, with tablestore, that knows the Azure SDKs.
+// Package servicebus publishes a context's events to its Service Bus topic: the adapter behind
+// eventstore.Publisher. (Consumers get their messages from the Functions host; package blocks
+// reads the envelope.)
 //
 // One message per event: MessageID = event id (so duplicate detection and consumers dedupe a
 // re-publication), CorrelationID = the flow, Subject = event type, ContentType
@@ -127,12 +128,6 @@ func Message(e eventstore.Event) (*azservicebus.Message, error) {
 		m.CorrelationID = &e.CorrelationID
 	}
 	return m, nil
-}
-
-// Decode returns the event a received message carries (its body's envelope); a body that is
-// not an envelope gives eventstore.ErrInvalidEvent (a poison message).
-func Decode(m *azservicebus.ReceivedMessage) (eventstore.Event, error) {
-	return eventstore.UnmarshalEnvelope(m.Body)
 }
 
 func ptr[T any](v T) *T { return &v }

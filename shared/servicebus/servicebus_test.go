@@ -96,7 +96,7 @@ func TestPublishSetsMessageFields(t *testing.T) {
 			t.Errorf("property %s = %#v (%T), want %#v (%T)", k, got, got, v, v)
 		}
 	}
-	got, err := servicebus.Decode(m)
+	got, err := eventstore.UnmarshalEnvelope(m.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestPublishManyInBatches(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, m := range e.receive(t, n) {
-		got, err := servicebus.Decode(m)
+		got, err := eventstore.UnmarshalEnvelope(m.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func TestPublishRefusesBadEvents(t *testing.T) {
 	if err := e.pub.Publish(ctx, event("ok", 1), huge); !errors.Is(err, eventstore.ErrPayloadTooLarge) {
 		t.Fatalf("event larger than a batch: %v", err)
 	}
-	if _, err := servicebus.Decode(&azservicebus.ReceivedMessage{Body: []byte("not an envelope")}); !errors.Is(err, eventstore.ErrInvalidEvent) {
+	if _, err := eventstore.UnmarshalEnvelope([]byte("not an envelope")); !errors.Is(err, eventstore.ErrInvalidEvent) {
 		t.Fatalf("Decode(garbage) = %v", err)
 	}
 }
@@ -200,7 +200,7 @@ func TestOutboxSweepToTopic(t *testing.T) {
 	msgs := e.receive(t, 2)
 	got := []string{}
 	for _, m := range msgs {
-		ev, err := servicebus.Decode(m)
+		ev, err := eventstore.UnmarshalEnvelope(m.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
