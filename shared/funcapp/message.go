@@ -1,7 +1,6 @@
 package funcapp
 
 import (
-	"errors"
 	"time"
 )
 
@@ -51,12 +50,6 @@ func (e *PoisonError) Error() string {
 }
 
 func (e *PoisonError) Unwrap() error { return e.Err }
-
-// IsPoison reports whether err (or an error it wraps) is a PoisonError.
-func IsPoison(err error) bool {
-	var p *PoisonError
-	return errors.As(err, &p)
-}
 
 // DeadLetter is what the runtime sends to "<app>-deadletters" for a poison message: enough to
 // understand the failure and to resubmit the original.
