@@ -1,6 +1,7 @@
-// Package tablekit holds the few Table Storage chores that the event store's and the views'
-// tablestores both need, so that each is written once: creating a table if missing, quoting
-// an OData string literal, and reading the status and error code off an SDK error.
+// Package tablekit holds the few Table Storage chores that every table adapter needs (the event
+// store's and the views' tablestores, the Cloud API's meter log), so that each is written once:
+// creating a table if missing, quoting an OData string literal, and reading the status and
+// error code off an SDK error.
 package tablekit
 
 import (

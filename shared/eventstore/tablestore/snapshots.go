@@ -12,7 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"meterline/shared/eventstore"
-	"meterline/shared/internal/tablekit"
+	"meterline/shared/tablekit"
 )
 
 // Snapshots (eventstore.SnapshotStore) live in the stream's own partition, one row "s~snap"

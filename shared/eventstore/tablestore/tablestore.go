@@ -53,7 +53,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"meterline/shared/eventstore"
-	"meterline/shared/internal/tablekit"
+	"meterline/shared/tablekit"
 )
 
 // Options tune New. The zero value is usable.

@@ -30,7 +30,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"meterline/shared/internal/tablekit"
+	"meterline/shared/tablekit"
 	"meterline/shared/views"
 )
 
