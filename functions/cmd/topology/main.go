@@ -3,22 +3,35 @@
 //
 //	go run ./functions/cmd/topology    # make topology
 //
-// It writes infra/servicebus-emulator/config.json (the local emulator). Its test fails when a
-// committed file is not what the registrations make.
+// It writes infra/servicebus-emulator/config.json (the local emulator) and
+// infra/azure/azuredeploy.json (the ARM template of the whole system in Azure, with the app
+// settings of local.settings.json in their Azure form). Its test fails when a committed file is
+// not what the registrations make.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"meterline/functions/internal/apps"
+	"meterline/functions/internal/topology"
 	"meterline/shared/azurite"
 )
 
-// EmulatorConfig is the emulator's config.json, relative to the repository root.
-const EmulatorConfig = "infra/servicebus-emulator/config.json"
+// The generated files, relative to the repository root, and what they are made from.
+const (
+	EmulatorConfig = "infra/servicebus-emulator/config.json"
+	AzureTemplate  = "infra/azure/azuredeploy.json"
+	LocalSettings  = "local.settings.json"
+)
+
+// azureOverrides are the app settings whose Azure value differs from the local one.
+var azureOverrides = map[string]string{
+	"ProductSecureCookie": "true", // Azure serves HTTPS only (httpsOnly)
+}
 
 func main() {
 	flag.Parse()
@@ -33,11 +46,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	files, err := generate()
+	files, err := generate(root)
 	if err != nil {
 		return err
 	}
 	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(root, path), content, 0o644); err != nil {
 			return err
 		}
@@ -47,8 +63,9 @@ func run() error {
 }
 
 // generate returns every generated file by its path in the repository.
-func generate() (map[string][]byte, error) {
-	t, err := apps.Topology()
+func generate(root string) (map[string][]byte, error) {
+	contexts := apps.Contexts()
+	t, err := topology.Of(contexts)
 	if err != nil {
 		return nil, err
 	}
@@ -56,5 +73,17 @@ func generate() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{EmulatorConfig: emulator}, nil
+	raw, err := os.ReadFile(filepath.Join(root, LocalSettings))
+	if err != nil {
+		return nil, err
+	}
+	var local struct{ Values map[string]string }
+	if err := json.Unmarshal(raw, &local); err != nil {
+		return nil, fmt.Errorf("%s: %w", LocalSettings, err)
+	}
+	azure, err := t.AzureTemplate(contexts, topology.AppSettings{Values: local.Values, Azure: azureOverrides})
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{EmulatorConfig: emulator, AzureTemplate: azure}, nil
 }

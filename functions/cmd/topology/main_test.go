@@ -17,7 +17,7 @@ func TestGeneratedFilesAreCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := generate()
+	files, err := generate(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,11 @@ func TestGeneratedFilesAreCommitted(t *testing.T) {
 
 // The emulator accepts the generated configuration as the official emulator's schema defines it.
 func TestEmulatorConfigIsValid(t *testing.T) {
-	files, err := generate()
+	root, err := azurite.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := generate(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,14 +83,18 @@ func Build(ctx context.Context, name string, setting func(string) string) (*func
 	return combine(name, parts), nil
 }
 
-// Topology is the Service Bus entities every context needs, read off their registrations.
-func Topology() (topology.Topology, error) {
+// Contexts are the bounded contexts as the topology sees them: their topics and their
+// registrations (defined without connecting anything).
+func Contexts() []topology.Context {
 	var cs []topology.Context
 	for _, c := range contexts {
 		cs = append(cs, topology.Context{Name: c.Name, Topic: c.Topic, App: c.Define()})
 	}
-	return topology.Of(cs)
+	return cs
 }
+
+// Topology is the Service Bus entities every context needs, read off their registrations.
+func Topology() (topology.Topology, error) { return topology.Of(Contexts()) }
 
 func combine(name string, parts []*funcapp.App) *funcapp.App {
 	if name != All && len(parts) == 1 {
