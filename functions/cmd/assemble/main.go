@@ -4,7 +4,7 @@
 //
 // writes OUT/host.json (the repository's, with customHandler arguments ["-app", NAME]),
 // OUT/<Function>/function.json for every registered function (from the Go registrations, the
-// one source of truth), OUT/local.settings.json for local runs, and the linux/amd64 handler
+// one source of truth), OUT/local.settings.json for local runs, OUT/.funcignore, and the linux/amd64 handler
 // binary OUT/handler. The host discovers function.json only one folder below host.json, hence
 // this layout.
 package main
@@ -60,11 +60,22 @@ func run(name, out string, binary bool) error {
 			return err
 		}
 	}
+	if err := os.WriteFile(filepath.Join(out, ".funcignore"), []byte(funcignore), 0o644); err != nil {
+		return err
+	}
 	if binary {
 		return buildHandler(root, filepath.Join(out, "handler"))
 	}
 	return nil
 }
+
+// funcignore keeps out of the published zip what only local runs use (func publish leaves out
+// local.settings.json itself, and .funcignore matches).
+const funcignore = `# written by functions/cmd/assemble: what func azure functionapp publish leaves out
+.funcignore
+local.settings.json
+*.log
+`
 
 // assemble writes host.json and the function folders of app into out, removing the folders of
 // functions that are no longer registered.
