@@ -192,3 +192,36 @@ func TestValidateStream(t *testing.T) {
 		}
 	}
 }
+
+// The envelope is a CloudEvent (JSON format) by adding attributes, not renaming: a stored older
+// envelope still reads, and so does a CloudEvent with only the CloudEvents names.
+func TestEnvelopeIsACloudEventAndOlderOnesStillRead(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	b, err := eventstore.MarshalEnvelope(eventstore.Event{ID: "e1", Type: "subscriptions.CustomerLocked", SchemaVersion: 1, Stream: "customer-1",
+		Version: 4, Source: "subscriptions", CreatedAt: at, CorrelationID: "flow", CausationID: "cmd", Data: json.RawMessage(`{"a":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce map[string]any
+	if err := json.Unmarshal(b, &ce); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]any{"specversion": "1.0", "id": "e1", "source": "subscriptions", "type": "subscriptions.CustomerLocked",
+		"time": "2026-01-02T03:04:05.000006Z", "datacontenttype": "application/json", "correlationid": "flow", "causationid": "cmd",
+		"createdAt": "2026-01-02T03:04:05.000006Z", "correlationId": "flow"} {
+		if ce[k] != v {
+			t.Errorf("envelope %s = %v, want %v", k, ce[k], v)
+		}
+	}
+	older := `{"id":"e0","type":"t","schemaVersion":1,"stream":"s","version":1,"source":"x","createdAt":"2025-01-02T03:04:05Z","correlationId":"c","data":{}}`
+	if e, err := eventstore.UnmarshalEnvelope([]byte(older)); err != nil || e.CorrelationID != "c" || e.CreatedAt.Year() != 2025 {
+		t.Errorf("an older envelope: %+v %v", e, err)
+	}
+	pure := `{"specversion":"1.0","id":"x1","source":"/elsewhere","type":"other.Happened","time":"2025-05-06T07:08:09Z","correlationid":"c2","data":{"k":2}}`
+	if e, err := eventstore.UnmarshalEnvelope([]byte(pure)); err != nil || e.CorrelationID != "c2" || e.CreatedAt.Month() != 5 || e.Source != "/elsewhere" {
+		t.Errorf("a CloudEvent: %+v %v", e, err)
+	}
+	if _, err := eventstore.UnmarshalEnvelope([]byte(`{"specversion":"0.3","id":"x","type":"t"}`)); !errors.Is(err, eventstore.ErrInvalidEvent) {
+		t.Errorf("specversion 0.3: %v", err)
+	}
+}

@@ -3,10 +3,12 @@
 // reads the envelope.)
 //
 // One message per event: MessageID = event id (so duplicate detection and consumers dedupe a
-// re-publication), CorrelationID = the flow, Subject = event type, ContentType
-// application/json, Body = the JSON envelope (eventstore.MarshalEnvelope), and application
-// properties for subscription filters: type, schemaVersion, stream, version, source,
-// causationId, createdAt (RFC 3339 string).
+// re-publication), CorrelationID = the flow, Subject = event type, Body = the JSON envelope
+// (eventstore.MarshalEnvelope), a CloudEvent in structured mode (ContentType
+// application/cloudevents+json), and application properties: for subscription filters type,
+// schemaVersion, stream, version, source, causationId, createdAt (RFC 3339 string); and the
+// CloudEvents AMQP binding's cloudEvents:specversion, id, source, type, time, correlationid,
+// causationid.
 package servicebus
 
 import (
@@ -100,6 +102,10 @@ func (p *Publisher) sendError(e eventstore.Event, err error) error {
 	return fmt.Errorf("servicebus: send event %s to %q: %w", e.ID, p.topic, err)
 }
 
+// ContentType is the message's: the body is a CloudEvent in the JSON format (the CloudEvents
+// AMQP binding's structured mode).
+const ContentType = "application/cloudevents+json; charset=utf-8"
+
 // Message is the Service Bus message of an event.
 func Message(e eventstore.Event) (*azservicebus.Message, error) {
 	body, err := eventstore.MarshalEnvelope(e)
@@ -112,7 +118,7 @@ func Message(e eventstore.Event) (*azservicebus.Message, error) {
 	m := &azservicebus.Message{
 		MessageID:   &e.ID,
 		Subject:     &e.Type,
-		ContentType: ptr("application/json"),
+		ContentType: ptr(ContentType),
 		Body:        body,
 		ApplicationProperties: map[string]any{
 			"type":          e.Type,
@@ -122,7 +128,19 @@ func Message(e eventstore.Event) (*azservicebus.Message, error) {
 			"source":        e.Source,
 			"causationId":   e.CausationID,
 			"createdAt":     e.CreatedAt.UTC().Format(time.RFC3339Nano),
+			// The CloudEvents AMQP binding's attributes, for CloudEvents-aware consumers.
+			"cloudEvents:specversion": eventstore.SpecVersion,
+			"cloudEvents:id":          e.ID,
+			"cloudEvents:source":      e.Source,
+			"cloudEvents:type":        e.Type,
+			"cloudEvents:time":        e.CreatedAt.UTC(),
 		},
+	}
+	if e.CorrelationID != "" {
+		m.ApplicationProperties["cloudEvents:correlationid"] = e.CorrelationID
+	}
+	if e.CausationID != "" {
+		m.ApplicationProperties["cloudEvents:causationid"] = e.CausationID
 	}
 	if e.CorrelationID != "" {
 		m.CorrelationID = &e.CorrelationID

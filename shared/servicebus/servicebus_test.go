@@ -83,13 +83,19 @@ func TestPublishSetsMessageFields(t *testing.T) {
 	}
 	m := e.receive(t, 1)[0]
 	if m.MessageID != "evt-1" || deref(m.CorrelationID) != "flow-1" || deref(m.Subject) != "subscriptions.CustomerLocked" ||
-		deref(m.ContentType) != "application/json" {
+		deref(m.ContentType) != "application/cloudevents+json; charset=utf-8" {
 		t.Fatalf("message id %q, correlation %q, subject %q, content type %q",
 			m.MessageID, deref(m.CorrelationID), deref(m.Subject), deref(m.ContentType))
 	}
 	props := map[string]any{
 		"type": "subscriptions.CustomerLocked", "schemaVersion": int32(2), "stream": "customer-42", "version": int64(7),
 		"source": "subscriptions", "causationId": "cmd-9", "createdAt": "2026-11-22T17:00:00.123456Z",
+		// The CloudEvents AMQP binding.
+		"cloudEvents:specversion": "1.0", "cloudEvents:id": "evt-1", "cloudEvents:source": "subscriptions",
+		"cloudEvents:type": "subscriptions.CustomerLocked", "cloudEvents:correlationid": "flow-1", "cloudEvents:causationid": "cmd-9",
+	}
+	if at, ok := m.ApplicationProperties["cloudEvents:time"].(time.Time); !ok || !at.Equal(want.CreatedAt.Truncate(time.Millisecond)) { // AMQP timestamps are milliseconds
+		t.Errorf("cloudEvents:time = %#v, want the AMQP timestamp %v", m.ApplicationProperties["cloudEvents:time"], want.CreatedAt)
 	}
 	for k, v := range props {
 		if got := m.ApplicationProperties[k]; got != v {
