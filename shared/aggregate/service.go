@@ -21,7 +21,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"meterline/shared/eventstore"
+	"meterline/shared/telemetry"
 )
 
 // Root is an event-sourced aggregate.
@@ -211,7 +215,16 @@ func (s *Service[A]) apply(agg A, version int64, events []eventstore.Event) (int
 // executing the same command again after a success stores nothing twice. Either way a retry
 // publishes what the first run stored but did not publish: a re-append of the same events is
 // a duplicate that Dispatch gets, and a command that makes no changes calls FlushPending.
-func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A) ([]any, error)) ([]eventstore.Event, error) {
+func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A) ([]any, error)) (stored []eventstore.Event, err error) {
+	ctx, span := telemetry.Start(ctx, "command "+s.Source, trace.SpanKindInternal, attribute.String("meterline.stream", stream))
+	defer func() {
+		span.SetAttributes(attribute.Int("meterline.events", len(stored)))
+		telemetry.End(span, err)
+	}()
+	return s.execute(ctx, stream, command)
+}
+
+func (s *Service[A]) execute(ctx context.Context, stream string, command func(A) ([]any, error)) ([]eventstore.Event, error) {
 	attempts := s.MaxAttempts
 	if attempts <= 0 {
 		attempts = 5
@@ -247,7 +260,7 @@ func (s *Service[A]) Execute(ctx context.Context, stream string, command func(A)
 		}
 		for {
 			attempt++
-			app, err := s.Store.Append(ctx, stream, eventstore.Exact(version), events...)
+			app, err := s.append(ctx, stream, version, events)
 			if err == nil {
 				if app.Duplicate {
 					// A re-run of a command that was stored already: hand back what is stored.
@@ -332,4 +345,11 @@ func conflicts(rule func(ours, theirs any) bool, ours, theirs []any) bool {
 		}
 	}
 	return false
+}
+
+// append is one append attempt, in its own span.
+func (s *Service[A]) append(ctx context.Context, stream string, version int64, events []eventstore.Event) (app eventstore.Appended, err error) {
+	ctx, span := telemetry.Start(ctx, "append "+stream, trace.SpanKindClient, attribute.Int64("meterline.expected_version", version))
+	defer func() { telemetry.End(span, err) }()
+	return s.Store.Append(ctx, stream, eventstore.Exact(version), events...)
 }

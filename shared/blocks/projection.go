@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"meterline/shared/eventstore"
 	"meterline/shared/funcapp"
+	"meterline/shared/telemetry"
 	"meterline/shared/views"
 )
 
@@ -57,7 +61,7 @@ func (p Projection[F, D]) Register(a *funcapp.App) {
 }
 
 // Handle applies one event; types it does not want are ignored.
-func (p Projection[F, D]) Handle(ctx context.Context, e eventstore.Event) error {
+func (p Projection[F, D]) Handle(ctx context.Context, e eventstore.Event) (err error) {
 	ev, wanted, err := p.Source.event(e)
 	if !wanted || err != nil {
 		return err
@@ -66,6 +70,13 @@ func (p Projection[F, D]) Handle(ctx context.Context, e eventstore.Event) error 
 	if key == "" {
 		return nil
 	}
+	ctx, span := telemetry.Start(ctx, "projection "+p.Name, trace.SpanKindInternal, eventAttributes(e)...)
+	defer func() {
+		telemetry.End(span, err)
+		if err == nil {
+			telemetry.RecordLag(ctx, "meterline.projection.lag", e.CreatedAt, attribute.String("projection", p.Name))
+		}
+	}()
 	if p.Store != nil {
 		return p.catchUp(ctx, key, ev)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"meterline/shared/eventstore"
 	"meterline/shared/funcapp"
+	"meterline/shared/telemetry"
 )
 
 // Receptor is seed 001's event receptor: when an event it wants arrives, it sends a command.
@@ -32,11 +35,13 @@ func (r Receptor[F]) Register(a *funcapp.App) {
 }
 
 // Handle runs the receptor on one event; types it does not want are ignored.
-func (r Receptor[F]) Handle(ctx context.Context, e eventstore.Event) error {
+func (r Receptor[F]) Handle(ctx context.Context, e eventstore.Event) (err error) {
 	ev, wanted, err := r.Source.event(e)
 	if !wanted || err != nil {
 		return err
 	}
+	ctx, span := telemetry.Start(ctx, "receptor "+r.Name, trace.SpanKindInternal, eventAttributes(e)...)
+	defer func() { telemetry.End(span, err) }()
 	ctx = eventstore.WithCommandID(eventstore.HandlingEvent(ctx, e), r.Name+":"+e.ID)
 	return r.When(ctx, ev)
 }

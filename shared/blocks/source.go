@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"meterline/shared/eventstore"
 	"meterline/shared/fault"
 	"meterline/shared/funcapp"
@@ -151,4 +153,10 @@ func Classify(err error) error {
 		return funcapp.Poison("unusable-event", err) // a rule says no: retrying cannot help
 	}
 	return err
+}
+
+// eventAttributes describe the event a block handles, on its span.
+func eventAttributes(e eventstore.Event) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("meterline.event.type", e.Type), attribute.String("meterline.event.id", e.ID),
+		attribute.String("meterline.event.stream", e.Stream), attribute.Int64("meterline.event.version", e.Version)}
 }

@@ -31,6 +31,8 @@ type envelope struct {
 	DataContentType string    `json:"datacontenttype"`
 	Correlation     string    `json:"correlationid,omitempty"`
 	Causation       string    `json:"causationid,omitempty"`
+	// The CloudEvents distributed-tracing extension.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // CloudEvents attribute values of every envelope.
@@ -50,7 +52,7 @@ func MarshalEnvelope(e Event) ([]byte, error) {
 		Source: e.Source, CreatedAt: e.CreatedAt.UTC(), CorrelationID: e.CorrelationID,
 		CausationID: e.CausationID, Data: data,
 		SpecVersion: SpecVersion, Time: e.CreatedAt.UTC(), DataContentType: DataContentType,
-		Correlation: e.CorrelationID, Causation: e.CausationID,
+		Correlation: e.CorrelationID, Causation: e.CausationID, TraceParent: e.TraceParent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -88,6 +90,6 @@ func UnmarshalEnvelope(b []byte) (Event, error) {
 	return Event{
 		ID: env.ID, Type: env.Type, SchemaVersion: env.SchemaVersion, Stream: env.Stream,
 		Version: env.Version, Source: env.Source, CreatedAt: env.CreatedAt.UTC(),
-		CorrelationID: env.CorrelationID, CausationID: env.CausationID, Data: env.Data,
+		CorrelationID: env.CorrelationID, CausationID: env.CausationID, TraceParent: env.TraceParent, Data: env.Data,
 	}, nil
 }

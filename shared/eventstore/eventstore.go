@@ -48,6 +48,7 @@ type Event struct {
 	CreatedAt     time.Time       // when the event happened (UTC)
 	CorrelationID string          // the business flow this belongs to
 	CausationID   string          // the message (command or event) that caused it
+	TraceParent   string          // W3C traceparent of the work that made it (package telemetry)
 	Data          json.RawMessage // the payload, JSON
 }
 

@@ -22,7 +22,7 @@ const (
 	MaxStreamLength = 512
 	// MaxIDLength is the longest event id (it is part of a RowKey and a blob name).
 	MaxIDLength = 200
-	// MaxMetadataLength caps Type, Source, CorrelationID and CausationID.
+	// MaxMetadataLength caps Type, Source, CorrelationID, CausationID and TraceParent.
 	MaxMetadataLength = 1024
 )
 
@@ -86,7 +86,7 @@ func Prepare(stream string, events []Event, now time.Time) ([]Event, error) {
 		if e.Type == "" {
 			return nil, fmt.Errorf("%w: event %s has no type", ErrInvalidEvent, e.ID)
 		}
-		for _, m := range []string{e.Type, e.Source, e.CorrelationID, e.CausationID} {
+		for _, m := range []string{e.Type, e.Source, e.CorrelationID, e.CausationID, e.TraceParent} {
 			if len(m) > MaxMetadataLength || !utf8.ValidString(m) {
 				return nil, fmt.Errorf("%w: event %s: metadata longer than %d bytes or not UTF-8", ErrInvalidEvent, e.ID, MaxMetadataLength)
 			}

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Metadata travels in the context, from the incoming request or message to the events the
@@ -78,7 +80,8 @@ func formatUUID(b [16]byte) string {
 }
 
 // NewEvents encodes payloads (values of types registered in r) into events for stream, stamped
-// with source, the time now (at the stores' microsecond precision) and the metadata in ctx. With a command id in ctx the ids are
+// with source, the time now (at the stores' microsecond precision) and the metadata in ctx
+// (correlation, causation, and the trace of the span in ctx). With a command id in ctx the ids are
 // EventID(commandID, stream, i); otherwise random. The correlation id defaults to the command id,
 // then to the first event's id (a new flow starts here); the causation id defaults to the
 // command id.
@@ -106,8 +109,19 @@ func (r *Registry) NewEvents(ctx context.Context, source, stream string, now tim
 		}
 		events = append(events, Event{
 			ID: id, Type: typ, SchemaVersion: sv, Stream: stream, Source: source,
-			CreatedAt: now.UTC().Truncate(time.Microsecond), CorrelationID: corr, CausationID: cause, Data: data,
+			CreatedAt: now.UTC().Truncate(time.Microsecond), CorrelationID: corr, CausationID: cause,
+			TraceParent: traceParent(ctx), Data: data,
 		})
 	}
 	return events, nil
+}
+
+// traceParent is the W3C traceparent of the span in ctx, so that whoever handles the event later
+// (another context, or a sweep after a crash) continues the trace that made it.
+func traceParent(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	return fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
 }

@@ -2,10 +2,12 @@ package funcapp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,6 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"meterline/shared/telemetry"
 )
 
 // forwarded wraps an HTTP function for requests the host forwards as they came
@@ -24,12 +30,34 @@ func (a *App) forwarded(f *Function) http.Handler {
 		ctx, c := a.newCall(r.Context(), f.Name, r.Header.Get(HeaderInvocationID), httpCorrelationID(r.Header), false)
 		w.Header().Set(HeaderCorrelationID, c.correlationID)
 		sw := &statusWriter{ResponseWriter: w}
+		ctx, span := startHTTPSpan(ctx, f, r)
 		err := protect(func() error { f.httpHandler.ServeHTTP(sw, r.WithContext(ctx)); return nil })
+		endHTTPSpan(span, sw.status(), err)
 		a.logHTTP(c, r, sw.status(), err, start)
 		if err != nil && !sw.wrote {
 			WriteError(w, http.StatusInternalServerError, "panic", "internal error")
 		}
 	})
+}
+
+// startHTTPSpan starts the server span of a request, continuing the caller's trace
+// (traceparent header) if it has one.
+func startHTTPSpan(ctx context.Context, f *Function, r *http.Request) (context.Context, trace.Span) {
+	ctx = telemetry.WithRemoteParent(ctx, r.Header.Get("traceparent"))
+	route := f.HTTP.Route
+	if route == "" {
+		route = f.Name
+	}
+	return telemetry.Start(ctx, r.Method+" "+route, trace.SpanKindServer,
+		attribute.String("http.request.method", r.Method), attribute.String("http.route", route), attribute.String("faas.name", f.Name))
+}
+
+func endHTTPSpan(span trace.Span, status int, err error) {
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if err == nil && status >= 500 {
+		err = fmt.Errorf("HTTP %d", status)
+	}
+	telemetry.End(span, err)
 }
 
 func (a *App) logHTTP(c *call, r *http.Request, status int, err error, start time.Time) {
@@ -86,7 +114,9 @@ func (a *App) invokeHTTP(w http.ResponseWriter, r *http.Request, f *Function, in
 	ctx, c := a.newCall(r.Context(), f.Name, invocationID, httpCorrelationID(req.Header), true)
 	rec := &recorder{header: http.Header{}}
 	rec.header.Set(HeaderCorrelationID, c.correlationID)
+	ctx, span := startHTTPSpan(ctx, f, req)
 	err = protect(func() error { f.httpHandler.ServeHTTP(rec, req.WithContext(ctx)); return nil })
+	endHTTPSpan(span, cmp.Or(rec.code, http.StatusOK), err)
 	if err != nil {
 		a.logHTTP(c, req, http.StatusInternalServerError, err, start)
 		a.fail(w, c.logger, c, err, start)

@@ -32,6 +32,15 @@ func (m *Message) Property(name string) string {
 	return s
 }
 
+// traceParent is the W3C trace context the publisher put on the message: traceparent, or
+// Diagnostic-Id (Application Insights' name for it).
+func (m *Message) traceParent() string {
+	if tp := m.Property("traceparent"); tp != "" {
+		return tp
+	}
+	return m.Property("Diagnostic-Id")
+}
+
 // PoisonError marks a message that can never be handled successfully.
 type PoisonError struct {
 	Reason string // short, stable, e.g. "unknown-event-type"

@@ -14,7 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"meterline/shared/eventstore"
+	"meterline/shared/telemetry"
 )
 
 const (
@@ -161,8 +165,21 @@ func (a *App) invokeMessage(w http.ResponseWriter, r *http.Request, f *Function,
 		ctx = eventstore.WithCommandID(eventstore.WithCausation(ctx, m.MessageID), m.MessageID)
 	}
 	log := c.logger.With(slog.String("message_id", m.MessageID), slog.Int("delivery_count", m.DeliveryCount))
+	// The message continues the trace of the work that published it.
+	ctx = telemetry.WithRemoteParent(ctx, m.traceParent())
+	ctx, span := telemetry.Start(ctx, "servicebus "+f.Name, trace.SpanKindConsumer,
+		attribute.String("messaging.system", "servicebus"), attribute.String("messaging.message.id", m.MessageID),
+		attribute.Int("messaging.servicebus.message.delivery_count", m.DeliveryCount))
 	err = protect(func() error { return f.messageHandler(ctx, m) })
 	var poison *PoisonError
+	if errors.As(err, &poison) {
+		span.SetAttributes(attribute.String("meterline.deadletter.reason", poison.Reason))
+		telemetry.Count(ctx, "meterline.deadletters", attribute.String("app", f.App), attribute.String("function", f.Name),
+			attribute.String("reason", poison.Reason))
+		telemetry.End(span, nil)
+	} else {
+		telemetry.End(span, err)
+	}
 	switch {
 	case err == nil:
 		log.Info("message handled", durationAttr(start))
@@ -202,7 +219,10 @@ func (a *App) invokeTimer(w http.ResponseWriter, r *http.Request, f *Function, i
 	}
 	ctx, c := a.newCall(r.Context(), f.Name, invocationID, "", true)
 	log := c.logger.With(slog.Bool("past_due", t.IsPastDue))
-	if err := protect(func() error { return f.timerHandler(ctx, t) }); err != nil {
+	ctx, span := telemetry.Start(ctx, "timer "+f.Name, trace.SpanKindInternal, attribute.Bool("meterline.timer.past_due", t.IsPastDue))
+	err = protect(func() error { return f.timerHandler(ctx, t) })
+	telemetry.End(span, err)
+	if err != nil {
 		a.fail(w, log, c, err, start)
 		return
 	}

@@ -19,7 +19,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"meterline/shared/eventstore"
+	"meterline/shared/telemetry"
 )
 
 // Publisher sends events to one topic. It implements eventstore.Publisher and is safe for
@@ -46,7 +50,11 @@ func (p *Publisher) Close(ctx context.Context) error { return p.sender.Close(ctx
 // Publish sends one message per event: a single message alone, more in as few batches as
 // fit. Not atomic across batches; a failure part way is fixed by publishing again (the
 // outbox sweep does), the duplicates carrying the same message ids.
-func (p *Publisher) Publish(ctx context.Context, events ...eventstore.Event) error {
+func (p *Publisher) Publish(ctx context.Context, events ...eventstore.Event) (err error) {
+	ctx, span := telemetry.Start(ctx, "publish "+p.topic, trace.SpanKindProducer,
+		attribute.String("messaging.system", "servicebus"), attribute.String("messaging.destination.name", p.topic),
+		attribute.Int("messaging.batch.message_count", len(events)))
+	defer func() { telemetry.End(span, err) }()
 	if len(events) == 1 {
 		m, err := Message(events[0])
 		if err != nil {
@@ -141,6 +149,12 @@ func Message(e eventstore.Event) (*azservicebus.Message, error) {
 	}
 	if e.CausationID != "" {
 		m.ApplicationProperties["cloudEvents:causationid"] = e.CausationID
+	}
+	if e.TraceParent != "" {
+		// W3C trace context for the consumer (package telemetry); Diagnostic-Id is the name
+		// Application Insights correlates Service Bus messages by.
+		m.ApplicationProperties["traceparent"] = e.TraceParent
+		m.ApplicationProperties["Diagnostic-Id"] = e.TraceParent
 	}
 	if e.CorrelationID != "" {
 		m.CorrelationID = &e.CorrelationID

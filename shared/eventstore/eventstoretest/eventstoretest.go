@@ -56,6 +56,7 @@ func ev(id string) eventstore.Event {
 	return eventstore.Event{
 		ID: id, Type: "test.Happened", SchemaVersion: 2, Source: "test",
 		CreatedAt: base, CorrelationID: "flow-" + id, CausationID: "cause-" + id,
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 		Data: json.RawMessage(fmt.Sprintf(`{"id":%q,"n":1,"text":"héllo <&> \"q\""}`, id)),
 	}
 }
@@ -92,7 +93,7 @@ func sameEvent(t *testing.T, got, want eventstore.Event) {
 	if got.ID != want.ID || got.Type != want.Type || got.SchemaVersion != want.SchemaVersion ||
 		got.Stream != want.Stream || got.Version != want.Version || got.Source != want.Source ||
 		!got.CreatedAt.Equal(want.CreatedAt) || got.CorrelationID != want.CorrelationID ||
-		got.CausationID != want.CausationID || string(got.Data) != string(want.Data) {
+		got.CausationID != want.CausationID || got.TraceParent != want.TraceParent || string(got.Data) != string(want.Data) {
 		t.Fatalf("event differs\n got: %s\nwant: %s", show(got), show(want))
 	}
 }
@@ -102,9 +103,9 @@ func show(e eventstore.Event) string {
 	if len(data) > 80 {
 		data = fmt.Sprintf("%s...(%d bytes)", data[:80], len(data))
 	}
-	return fmt.Sprintf("{ID:%s Type:%s SV:%d Stream:%s V:%d Source:%s At:%s Corr:%s Cause:%s Data:%s}",
+	return fmt.Sprintf("{ID:%s Type:%s SV:%d Stream:%s V:%d Source:%s At:%s Corr:%s Cause:%s Trace:%s Data:%s}",
 		e.ID, e.Type, e.SchemaVersion, e.Stream, e.Version, e.Source, e.CreatedAt.Format(time.RFC3339Nano),
-		e.CorrelationID, e.CausationID, data)
+		e.CorrelationID, e.CausationID, e.TraceParent, data)
 }
 
 func sameEvents(t *testing.T, got, want []eventstore.Event) {
@@ -178,7 +179,7 @@ func testAppendAndRead(t *testing.T, s Store) {
 	longest := strings.Repeat("é", eventstore.MaxStreamLength/2)
 	maxed := ev(strings.Repeat("i", eventstore.MaxIDLength))
 	maxed.Type = strings.Repeat("t", eventstore.MaxMetadataLength)
-	maxed.Source, maxed.CorrelationID, maxed.CausationID = maxed.Type, maxed.Type, maxed.Type
+	maxed.Source, maxed.CorrelationID, maxed.CausationID, maxed.TraceParent = maxed.Type, maxed.Type, maxed.Type, maxed.Type
 	maxedBig := ev(strings.Repeat("j", eventstore.MaxIDLength))
 	maxedBig.Data = bigJSON(100 << 10)
 	mustAppend(t, s, longest, eventstore.NoStream, maxed, maxedBig)

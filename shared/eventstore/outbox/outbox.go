@@ -16,7 +16,10 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"meterline/shared/eventstore"
+	"meterline/shared/telemetry"
 )
 
 // Dispatcher publishes pending events and clears their marks. Safe for concurrent use if its
@@ -49,6 +52,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, events []eventstore.Event) er
 		if d.Publisher != nil {
 			if err := d.Publisher.Publish(ctx, chunk...); err != nil {
 				return fmt.Errorf("outbox: publish: %w", err)
+			}
+			for _, e := range chunk {
+				telemetry.RecordLag(ctx, "meterline.outbox.lag", e.CreatedAt, attribute.String("source", e.Source))
 			}
 		}
 		if d.Local != nil {

@@ -53,6 +53,7 @@ type eventEntity struct {
 	CreatedAtType string `json:"CreatedAt@odata.type"`
 	CorrelationID string `json:",omitempty"`
 	CausationID   string `json:",omitempty"`
+	TraceParent   string `json:",omitempty"`
 	Data          string `json:",omitempty"`
 	DataBlob      string `json:",omitempty"`
 }
@@ -72,7 +73,7 @@ func newEventEntity(e eventstore.Event, blob string) eventEntity {
 		PartitionKey: e.Stream, RowKey: eventRowKey(e.Version), EventID: e.ID, Type: e.Type,
 		SchemaVersion: int32(e.SchemaVersion), Version: e.Version, VersionType: edmInt64,
 		Source: e.Source, CreatedAt: e.CreatedAt, CreatedAtType: edmDateTime,
-		CorrelationID: e.CorrelationID, CausationID: e.CausationID,
+		CorrelationID: e.CorrelationID, CausationID: e.CausationID, TraceParent: e.TraceParent,
 	}
 	if blob != "" {
 		row.DataBlob = blob
@@ -86,7 +87,7 @@ func (r eventEntity) event() eventstore.Event {
 	e := eventstore.Event{
 		ID: r.EventID, Type: r.Type, SchemaVersion: int(r.SchemaVersion), Stream: r.PartitionKey,
 		Version: r.Version, Source: r.Source, CreatedAt: r.CreatedAt.UTC(),
-		CorrelationID: r.CorrelationID, CausationID: r.CausationID,
+		CorrelationID: r.CorrelationID, CausationID: r.CausationID, TraceParent: r.TraceParent,
 	}
 	if r.Data != "" {
 		e.Data = json.RawMessage(r.Data)

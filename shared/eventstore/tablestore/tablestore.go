@@ -302,7 +302,7 @@ func offloads(events []eventstore.Event) []bool {
 		} else {
 			total += len(e.Data) + 2*len(e.Data)/10 // JSON escaping margin
 		}
-		total += 3*perOpOverhead + 2*len(e.ID) + len(e.Type) + len(e.Source) + len(e.CorrelationID) + len(e.CausationID) + 4*len(e.Stream)
+		total += 3*perOpOverhead + 2*len(e.ID) + len(e.Type) + len(e.Source) + len(e.CorrelationID) + len(e.CausationID) + len(e.TraceParent) + 4*len(e.Stream)
 	}
 	for total > batchBudget {
 		big := -1
