@@ -23,6 +23,7 @@ import (
 	subs "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
+	"meterline/shared/funcapp"
 	viewmem "meterline/shared/views/memstore"
 )
 
@@ -32,6 +33,7 @@ func memoryAccess() app.AccessStore { return cloudapi.AccessStoreOn(viewmem.New(
 type world struct {
 	t      testing.TB
 	srv    *httptest.Server
+	app    *funcapp.App
 	meter  app.MeterLog
 	events eventstore.Store
 	seq    map[string]int64
@@ -42,7 +44,7 @@ func newWorld(t testing.TB, deps cloudapi.Deps) *world {
 	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &world{t: t, srv: srv, meter: deps.Meter, events: deps.Events, seq: map[string]int64{}}
+	return &world{t: t, srv: srv, app: a, meter: deps.Meter, events: deps.Events, seq: map[string]int64{}}
 }
 
 func newMemoryWorld(t testing.TB) *world {
@@ -54,9 +56,31 @@ func hashOf(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// deliver sends a Subscriptions event to the ReplicateAccess function as the Functions host
-// does (binary body, string metadata) and returns the host-protocol answer.
-func (w *world) deliver(stream, typ string, payload any) map[string]any {
+// routes are the Service Bus functions whose subscription's filter selects typ, as the broker
+// routes a message: the filters are the generated "type IN ('a', 'b')".
+func (w *world) routes(typ string) []string {
+	var fns []string
+	for _, f := range w.app.Functions() {
+		if f.Kind == funcapp.KindServiceBus && strings.Contains(f.ServiceBus.Filter, "'"+typ+"'") {
+			fns = append(fns, f.Name)
+		}
+	}
+	return fns
+}
+
+// route is the one function that receives events of typ. It may run on any goroutine: it
+// reports failures with Errorf.
+func (w *world) route(typ string) string {
+	fns := w.routes(typ)
+	if len(fns) != 1 {
+		w.t.Errorf("%s goes to functions %v, want exactly one", typ, fns)
+		return "none"
+	}
+	return fns[0]
+}
+
+// envelope is the next event of stream as Subscriptions publishes it.
+func (w *world) envelope(stream, typ string, payload any) []byte {
 	w.t.Helper()
 	w.seq[stream]++
 	data, _ := json.Marshal(payload)
@@ -65,25 +89,32 @@ func (w *world) deliver(stream, typ string, payload any) map[string]any {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return w.deliverRaw(env)
+	return env
 }
 
-// deliverRaw may run on any goroutine: it reports failures with Errorf.
-func (w *world) deliverRaw(body []byte) map[string]any {
+// deliver sends a Subscriptions event to the function its type is routed to, as the Functions
+// host does (binary body, string metadata), and returns the host-protocol answer.
+func (w *world) deliver(stream, typ string, payload any) map[string]any {
+	w.t.Helper()
+	return w.deliverTo(w.route(typ), w.envelope(stream, typ, payload))
+}
+
+// deliverTo may run on any goroutine: it reports failures with Errorf.
+func (w *world) deliverTo(function string, body []byte) map[string]any {
 	inv, _ := json.Marshal(map[string]any{
 		"Data":     map[string]any{"message": base64.StdEncoding.EncodeToString(body)},
 		"Metadata": map[string]any{"MessageId": `"m1"`, "DeliveryCount": "1"},
 	})
-	resp, err := http.Post(w.srv.URL+"/ReplicateAccess", "application/json", bytes.NewReader(inv))
+	resp, err := http.Post(w.srv.URL+"/"+function, "application/json", bytes.NewReader(inv))
 	if err != nil {
-		w.t.Errorf("ReplicateAccess: %v", err)
+		w.t.Errorf("%s: %v", function, err)
 		return nil
 	}
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	if resp.StatusCode != 200 {
-		w.t.Errorf("ReplicateAccess answered %d: %v", resp.StatusCode, out)
+		w.t.Errorf("%s answered %d: %v", function, resp.StatusCode, out)
 	}
 	return out
 }
@@ -217,6 +248,9 @@ func TestForecastRefusalsLeaveStorageUnchanged(t *testing.T) {
 		if r.status != c.status || body["error"] != c.code || !strings.Contains(msg, c.mention) {
 			t.Errorf("%s: %d %s, want %d %s mentioning %q", c.name, r.status, r.body, c.status, c.code, c.mention)
 		}
+		if challenge := r.header.Get("WWW-Authenticate"); (r.status == 401) != strings.HasPrefix(challenge, `Bearer realm="cloudapi"`) {
+			t.Errorf("%s: %d with WWW-Authenticate %q", c.name, r.status, challenge)
+		}
 	}
 	for _, c := range []string{"c1", "c2", "c3", "c4"} {
 		if u := w.usage(c); u != (domain.Usage{CustomerID: c}) {
@@ -236,40 +270,86 @@ func TestForecastRefusalsLeaveStorageUnchanged(t *testing.T) {
 	}
 }
 
-func TestReplicateAccessPoisonsMalformedAndIgnoresUnhandled(t *testing.T) {
+func TestReplicationPoisonsMalformedAndIgnoresUnhandled(t *testing.T) {
 	w := newMemoryWorld(t)
-	out := w.deliverRaw([]byte(`{"not":"an envelope"}`))
-	outputs, _ := out["Outputs"].(map[string]any)
-	dl, _ := outputs["deadLetter"].(string)
-	if !strings.Contains(dl, `"reason":"malformed-event"`) {
-		t.Fatalf("malformed envelope: outputs %v, want a dead letter with the reason", outputs)
+	for _, fn := range replicators {
+		out := w.deliverTo(fn, []byte(`{"not":"an envelope"}`))
+		outputs, _ := out["Outputs"].(map[string]any)
+		dl, _ := outputs["deadLetter"].(string)
+		if !strings.Contains(dl, `"reason":"invalid-envelope"`) {
+			t.Fatalf("%s, malformed envelope: outputs %v, want a dead letter with the reason", fn, outputs)
+		}
 	}
-	out = w.deliver("user-u", subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u", CustomerID: "c", KeyID: "k", KeyHash: "not-a-hash"})
-	if outputs, _ := out["Outputs"].(map[string]any); outputs["deadLetter"] == nil {
+	out := w.deliver("user-u", subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u", CustomerID: "c", KeyID: "k", KeyHash: "not-a-hash"})
+	if outputs, _ := out["Outputs"].(map[string]any); !strings.Contains(fmt.Sprint(outputs["deadLetter"]), "malformed-event") {
 		t.Fatalf("bad key hash: outputs %v, want a dead letter", outputs)
 	}
 	out = w.deliver("user-x", subs.TypeUserCreated, subs.UserCreated{UserID: strings.Repeat("u", 300), CustomerID: "c"})
 	if outputs, _ := out["Outputs"].(map[string]any); !strings.Contains(fmt.Sprint(outputs["deadLetter"]), "unstorable-event") {
 		t.Fatalf("over-long id: outputs %v, want a dead letter", outputs)
 	}
-	out = w.deliver("customer-c", subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c", Balance: -5})
-	if outputs, _ := out["Outputs"].(map[string]any); len(outputs) != 0 {
-		t.Fatalf("unhandled type: outputs %v, want none (completed)", outputs)
+	// No subscription takes a type the Cloud API does not handle; one that arrives anyway is
+	// completed untouched.
+	if fns := w.routes(subs.TypeBalanceChanged); len(fns) != 0 {
+		t.Fatalf("%s goes to %v", subs.TypeBalanceChanged, fns)
+	}
+	body := w.envelope("customer-c", subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c", Balance: -5})
+	for _, fn := range replicators {
+		if outputs, _ := w.deliverTo(fn, body)["Outputs"].(map[string]any); len(outputs) != 0 {
+			t.Fatalf("%s, unhandled type: outputs %v, want none (completed)", fn, outputs)
+		}
 	}
 }
 
+// replicators are the access projections' functions.
+var replicators = []string{"ReplicateKeys", "ReplicateUserLocks", "ReplicateCustomerLocks"}
+
 func TestFunctionsAndFilter(t *testing.T) {
 	a := cloudapi.New(cloudapi.Deps{Access: memoryAccess(), Meter: meterlog.NewMemory(), Events: memstore.New()})
-	names := map[string]string{}
+	got := map[string]string{}
 	for _, f := range a.Functions() {
-		names[f.Name] = f.Kind
+		switch f.Kind {
+		case funcapp.KindHTTP:
+			got[f.Name] = fmt.Sprint(f.Kind, " ", f.HTTP.Methods, " ", f.HTTP.Route, " ", f.HTTP.AuthLevel)
+		case funcapp.KindServiceBus:
+			got[f.Name] = fmt.Sprint(f.Kind, " ", f.ServiceBus.Topic, " ", f.ServiceBus.Subscription, " ", f.ServiceBus.Filter)
+		case funcapp.KindTimer:
+			got[f.Name] = fmt.Sprint(f.Kind, " ", f.Timer.Schedule)
+		}
 	}
-	want := map[string]string{"Forecast": "httpTrigger", "Usage": "httpTrigger", "ReplicateAccess": "serviceBusTrigger", "UsageReporting": "timerTrigger"}
-	if fmt.Sprint(names) != fmt.Sprint(want) {
-		t.Fatalf("functions %v, want %v", names, want)
+	want := map[string]string{
+		"Forecast": "httpTrigger [POST] cloud/forecast anonymous",
+		"Usage":    "httpTrigger [GET] cloud/usage anonymous",
+		"ReplicateKeys": "serviceBusTrigger subscriptions cloudapi-replicate-keys " +
+			"type IN ('subscriptions.ApiKeyIssued', 'subscriptions.ApiKeyRevoked')",
+		"ReplicateUserLocks": "serviceBusTrigger subscriptions cloudapi-replicate-user-locks " +
+			"type IN ('subscriptions.UserCreated', 'subscriptions.UserLocked', 'subscriptions.UserUnlocked')",
+		"ReplicateCustomerLocks": "serviceBusTrigger subscriptions cloudapi-replicate-customer-locks " +
+			"type IN ('subscriptions.CustomerCreated', 'subscriptions.CustomerLocked', 'subscriptions.CustomerUnlocked')",
+		"UsageReporting":      "timerTrigger %UsageReportSchedule%",
+		"CloudApiOutboxSweep": "timerTrigger %OutboxSweepSchedule%",
 	}
-	if f := cloudapi.SubscriptionFilter(); !strings.HasPrefix(f, "type IN ('subscriptions.CustomerCreated'") || strings.Contains(f, "Balance") {
-		t.Fatalf("filter %s", f)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("functions\n%v\nwant\n%v", got, want)
+	}
+	for name, f := range got {
+		if strings.Contains(f, "Balance") {
+			t.Fatalf("%s: %s", name, f)
+		}
+	}
+}
+
+// Without an outbox the timers still run: the sweep has nothing to do, the reports stay in
+// the store's outbox.
+func TestTimersWithoutOutbox(t *testing.T) {
+	w := newMemoryWorld(t)
+	w.givenCustomer("c1", "u1", "k1", "ml_k")
+	if r := w.call("POST", "/api/cloud/forecast", "ml_k", "", line); r.status != 200 {
+		t.Fatalf("forecast %d %s", r.status, r.body)
+	}
+	w.tick()
+	if u := w.usage("c1"); u.Reported != (domain.Totals{Units: 3, Requests: 1, Reports: 1}) {
+		t.Fatalf("usage after tick %+v", u)
 	}
 }
 
@@ -296,16 +376,19 @@ func (p *publisher) published() []eventstore.Event {
 	return append([]eventstore.Event(nil), p.events...)
 }
 
+// tick is a minute of the timers: the outbox sweep, then the usage reporting.
 func (w *world) tick() {
 	w.t.Helper()
-	inv := `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`
-	resp, err := http.Post(w.srv.URL+"/UsageReporting", "application/json", strings.NewReader(inv))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		w.t.Fatalf("UsageReporting answered %d: %s", resp.StatusCode, b)
+	for _, timer := range []string{"CloudApiOutboxSweep", "UsageReporting"} {
+		inv := `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`
+		resp, err := http.Post(w.srv.URL+"/"+timer, "application/json", strings.NewReader(inv))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			w.t.Fatalf("%s answered %d: %s", timer, resp.StatusCode, b)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/contracts"
@@ -92,7 +93,7 @@ func TestCloudAPIOnAzurite(t *testing.T) {
 	reg := eventstore.NewRegistry()
 	contracts.Register(reg)
 	crashing := &failingMark{MeterLog: deps.Meter, armed: true}
-	reporter := app.UsageReporter{Meter: crashing, Store: deps.Events, Events: reg, Dispatch: deps.Outbox.AfterAppend}
+	reporter := app.UsageReporter{Meter: crashing, Store: deps.Events, Events: reg, Dispatch: deps.Outbox.AfterAppend, Now: time.Now}
 	if err := reporter.Run(ctx); err == nil {
 		t.Fatal("the crashing run succeeded")
 	}

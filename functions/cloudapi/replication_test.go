@@ -16,8 +16,8 @@ import (
 )
 
 // Concurrent delivery (the host runs up to 16 messages at once) of a history in which the
-// same key is issued and revoked, and the user locked and unlocked, through the real receptor
-// and the views backend's optimistic concurrency: every round ends in the sequential state.
+// same key is issued and revoked, and the user locked and unlocked, through the real projection
+// functions and the views backend's optimistic concurrency: every round ends in the sequential state.
 func TestReplicationUnderConcurrentDelivery(t *testing.T) {
 	key := hashOf("ml_concurrent")
 	history := []struct {
@@ -58,16 +58,21 @@ func TestReplicationUnderConcurrentDelivery(t *testing.T) {
 		backend := viewmem.New()
 		w := newWorld(t, cloudapi.Deps{Access: cloudapi.AccessStoreOn(backend), Meter: meterlog.NewMemory(), Events: memstore.New(), AccessCacheTTL: -1})
 		if round == 0 {
-			for _, b := range bodies {
-				w.deliverRaw(b)
+			for i, b := range bodies {
+				w.deliverTo(w.route(history[i].typ), b)
 			}
 			want = state(backend)
 			continue
 		}
 		var wg sync.WaitGroup
-		for _, b := range append(bodies, bodies[2], bodies[3]) { // with two duplicates
+		deliveries := make([]int, len(bodies))
+		for i := range deliveries {
+			deliveries[i] = i
+		}
+		for _, i := range append(deliveries, 2, 3) { // with two duplicates
+			fn := w.route(history[i].typ)
 			wg.Add(1)
-			go func() { defer wg.Done(); w.deliverRaw(b) }()
+			go func() { defer wg.Done(); w.deliverTo(fn, bodies[i]) }()
 		}
 		wg.Wait()
 		if got := state(backend); got != want {

@@ -10,17 +10,47 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	cloudcontracts "meterline/functions/cloudapi/contracts"
+	"meterline/functions/internal/apps"
+	"meterline/functions/internal/topology"
 	subcontracts "meterline/functions/subscriptions/contracts"
+	"meterline/infra/servicebus-emulator/filter"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/tablestore"
 	"meterline/shared/funcapp"
 	"meterline/shared/servicebus"
 )
 
-// What each topic fans out to (infra/servicebus-emulator/config.json).
-var topicSubscriptions = map[string][]string{
-	subcontracts.Topic:    {subscriptionsApp, cloudapiApp, productApp},
-	cloudcontracts.Source: {subscriptionsApp, productApp},
+// subscriptionsOf are the Service Bus subscriptions of topic (read off the registrations, as
+// infra/servicebus-emulator/config.json is).
+func subscriptionsOf(t testing.TB, topic string) []topology.Subscription {
+	t.Helper()
+	tp, err := apps.Topology()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range tp.Topics {
+		if x.Name == topic {
+			return x.Subscriptions
+		}
+	}
+	t.Fatalf("no topic %s", topic)
+	return nil
+}
+
+// receiversOf are the subscriptions of topic whose rule takes a message of type typ.
+func receiversOf(t testing.TB, topic, typ string) []topology.Subscription {
+	t.Helper()
+	var out []topology.Subscription
+	for _, s := range subscriptionsOf(t, topic) {
+		rule, err := filter.ParseSQL(s.Filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := rule.Match(&filter.MapMessage{UserProps: map[string]any{"type": typ}}); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func busClient(t testing.TB) *azservicebus.Client {
@@ -125,15 +155,15 @@ func waitDelivered(t testing.TB, c *azservicebus.Client, topic string, ids []str
 	}
 	var left string
 	d, ok := eventually(60*time.Second, 100*time.Millisecond, func() bool {
-		for _, sub := range topicSubscriptions[topic] {
+		for _, sub := range subscriptionsOf(t, topic) {
 			n := 0
-			for _, m := range peek(t, c, topic, sub, "", 0) {
+			for _, m := range peek(t, c, topic, sub.Name, "", 0) {
 				if want[m.MessageID] {
 					n++
 				}
 			}
 			if n > 0 {
-				left = fmt.Sprintf("%d in %s/%s", n, topic, sub)
+				left = fmt.Sprintf("%d in %s/%s", n, topic, sub.Name)
 				return false
 			}
 		}
@@ -166,12 +196,12 @@ func deadLettered(t testing.TB, c *azservicebus.Client, ids []string) map[string
 			}
 		}
 	}
-	for topic, subs := range topicSubscriptions {
-		for _, sub := range subs {
-			for _, m := range peek(t, c, topic, sub, "", azservicebus.SubQueueDeadLetter) {
+	for _, topic := range []string{subcontracts.Topic, cloudcontracts.Source} {
+		for _, sub := range subscriptionsOf(t, topic) {
+			for _, m := range peek(t, c, topic, sub.Name, "", azservicebus.SubQueueDeadLetter) {
 				if want[m.MessageID] {
 					t.Errorf("%s/%s/$deadletterqueue holds message %s (reason %v): retried to exhaustion instead of handled",
-						topic, sub, m.MessageID, deref(m.DeadLetterReason))
+						topic, sub.Name, m.MessageID, deref(m.DeadLetterReason))
 				}
 			}
 		}

@@ -132,10 +132,12 @@ func TestRedeliveredDuplicatedAndReorderedEventsChangeNothing(t *testing.T) {
 		app, function string
 		atLeast       int
 	}{
-		{subscriptionsApp, "OnSubscriptionsEvent", len(subEvents)},
 		{subscriptionsApp, "ApplyUsage", len(usageEvents)},
-		{cloudapiApp, "ReplicateAccess", 1},
+		{cloudapiApp, "ReplicateKeys", 1},
+		{cloudapiApp, "ReplicateUserLocks", 1},
+		{cloudapiApp, "ReplicateCustomerLocks", 1},
 		{productApp, "ReplicateAccounts", 1},
+		{productApp, "ReplicateUsers", 1},
 		{productApp, "ReplicateUsage", len(usageEvents)},
 	} {
 		if n := sys.apps[c.app].logs.executions(marks[c.app], c.function, "Succeeded"); n < c.atLeast {

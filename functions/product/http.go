@@ -12,6 +12,8 @@ import (
 	"meterline/functions/product/app"
 	"meterline/functions/product/domain"
 	"meterline/functions/product/web"
+	"meterline/shared/blocks"
+	"meterline/shared/fault"
 	"meterline/shared/funcapp"
 )
 
@@ -25,6 +27,12 @@ const (
 	maxPassword   = 72 // bcrypt reads no further
 )
 
+// endpoint is one of the portal's HTTP endpoints. They are anonymous to the Functions host: the
+// portal authenticates its users itself, with the session cookie.
+func endpoint(name, method, path string, handle func(w http.ResponseWriter, r *http.Request) error) blocks.Endpoint {
+	return blocks.Endpoint{Name: name, Method: method, Route: "product/" + path, Auth: "anonymous", Handle: handle}
+}
+
 type portal struct {
 	sessions     app.Sessions
 	portal       app.Portal
@@ -36,98 +44,80 @@ type signInRequest struct {
 	Password string `json:"password"`
 }
 
-func (p *portal) handleSignIn() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req signInRequest
-		if err := decodeJSON(r, &req); err != nil {
-			funcapp.WriteError(w, http.StatusBadRequest, "invalid_body", err.Error())
-			return
-		}
-		email := domain.NormalizeEmail(req.Email)
-		switch {
-		case email == "" || !strings.Contains(email, "@") || len(email) > maxEmail:
-			funcapp.WriteError(w, http.StatusBadRequest, "invalid_email", "email: an email address is required")
-			return
-		case req.Password == "" || len(req.Password) > maxPassword:
-			funcapp.WriteError(w, http.StatusBadRequest, "invalid_password", "password: required, at most 72 bytes")
-			return
-		}
-		token, session, err := p.sessions.SignIn(r.Context(), email, req.Password)
-		var throttled *app.TooManyAttemptsError
-		switch {
-		case errors.As(err, &throttled):
-			w.Header().Set("Retry-After", strconv.Itoa(int(throttled.RetryAfter.Seconds()+0.999)))
-			funcapp.WriteError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed sign-ins; try again later")
-		case errors.Is(err, domain.ErrBadCredentials):
-			funcapp.WriteError(w, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
-		case errors.Is(err, domain.ErrUserLocked):
-			funcapp.WriteError(w, http.StatusForbidden, "user_locked", "this user is locked; ask your account's administrator")
-		case err != nil:
-			internalError(w, r, err)
-		default:
-			http.SetCookie(w, p.cookie(token, session.ExpiresAt))
-			w.Header().Set("Cache-Control", "no-store")
-			funcapp.WriteJSON(w, http.StatusOK, map[string]any{"email": session.Email, "customerId": session.CustomerID, "expiresAt": session.ExpiresAt})
-		}
-	})
+func (p *portal) signIn(w http.ResponseWriter, r *http.Request) error {
+	var req signInRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	email := domain.NormalizeEmail(req.Email)
+	switch {
+	case email == "" || !strings.Contains(email, "@") || len(email) > maxEmail:
+		return fault.InvalidField("email", "an email address is required")
+	case req.Password == "" || len(req.Password) > maxPassword:
+		return fault.InvalidField("password", "required, at most 72 bytes")
+	}
+	token, session, err := p.sessions.SignIn(r.Context(), email, req.Password)
+	var throttled *app.TooManyAttemptsError
+	if errors.As(err, &throttled) {
+		// 429 has no fault kind, so this one answer is written here.
+		w.Header().Set("Retry-After", strconv.Itoa(int(throttled.RetryAfter.Seconds()+0.999)))
+		funcapp.WriteError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed sign-ins; try again later")
+		return nil
+	}
+	if err != nil {
+		return err // domain.ErrBadCredentials (401), domain.ErrUserLocked (403), or storage
+	}
+	http.SetCookie(w, p.cookie(token, session.ExpiresAt))
+	w.Header().Set("Cache-Control", "no-store")
+	funcapp.WriteJSON(w, http.StatusOK, map[string]any{"email": session.Email, "customerId": session.CustomerID, "expiresAt": session.ExpiresAt})
+	return nil
 }
 
-func (p *portal) handleSignOut() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := p.sessions.SignOut(r.Context(), sessionToken(r)); err != nil {
-			internalError(w, r, err)
-			return
-		}
-		http.SetCookie(w, p.cookie("", time.Unix(0, 0)))
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (p *portal) signOut(w http.ResponseWriter, r *http.Request) error {
+	if err := p.sessions.SignOut(r.Context(), sessionToken(r)); err != nil {
+		return err
+	}
+	http.SetCookie(w, p.cookie("", time.Unix(0, 0)))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (p *portal) handleMe() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		session, err := p.sessions.Session(r.Context(), sessionToken(r))
-		if errors.Is(err, app.ErrNoSession) {
-			funcapp.WriteError(w, http.StatusUnauthorized, "not_signed_in", "sign in first")
-			return
-		}
-		if err != nil {
-			internalError(w, r, err)
-			return
-		}
-		me, err := p.portal.Me(r.Context(), session)
-		if err != nil {
-			internalError(w, r, err)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		funcapp.WriteJSON(w, http.StatusOK, me)
-	})
+func (p *portal) me(w http.ResponseWriter, r *http.Request) error {
+	session, err := p.sessions.Session(r.Context(), sessionToken(r))
+	if err != nil {
+		return err // app.ErrNoSession: 401 not_signed_in
+	}
+	me, err := p.portal.Me(r.Context(), session)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	funcapp.WriteJSON(w, http.StatusOK, me)
+	return nil
 }
 
-// handlePortal serves the page for the portal's root and its assets by name.
-func handlePortal() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("path")
-		if name == "" {
-			name = "index.html"
-		}
-		asset, ok := web.Lookup(name)
-		if !ok {
-			funcapp.WriteError(w, http.StatusNotFound, "not_found", "no such page: "+name)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", asset.ContentType)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", asset.ETag)
-		if r.Header.Get("If-None-Match") == asset.ETag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Write(asset.Body)
-	})
+// servePage serves the page for the portal's root and its assets by name.
+func servePage(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("path")
+	if name == "" {
+		name = "index.html"
+	}
+	asset, ok := web.Lookup(name)
+	if !ok {
+		return fault.New(fault.NotFound, "not_found", "no such page: "+name)
+	}
+	h := w.Header()
+	h.Set("Content-Type", asset.ContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", asset.ETag)
+	if r.Header.Get("If-None-Match") == asset.ETag {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.Write(asset.Body)
+	return nil
 }
 
 func (p *portal) cookie(token string, expires time.Time) *http.Cookie {
@@ -147,22 +137,22 @@ func sessionToken(r *http.Request) string {
 	return c.Value
 }
 
-// decodeJSON reads a small JSON object; unknown fields are ignored.
+// decodeJSON reads a small JSON object; unknown fields are ignored. It fails with a fault
+// (400 invalid_body).
 func decodeJSON(r *http.Request, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return errors.New("could not read the body")
+		return badBody("could not read the body")
 	}
 	if len(body) > maxBody {
-		return errors.New("body too large")
+		return badBody("body too large")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return errors.New("body: expected a JSON object {email, password}")
+		return badBody("body: expected a JSON object {email, password}")
 	}
 	return nil
 }
 
-func internalError(w http.ResponseWriter, r *http.Request, err error) {
-	funcapp.Logger(r.Context()).Error("product: request failed", "error", err.Error())
-	funcapp.WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+func badBody(message string) *fault.Error {
+	return &fault.Error{Kind: fault.Invalid, Code: "invalid_body", Message: message}
 }

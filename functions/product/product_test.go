@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"meterline/functions/product/app"
 	subs "meterline/functions/subscriptions/contracts"
 	"meterline/infra/servicebus-emulator/filter"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 	viewmem "meterline/shared/views/memstore"
 )
@@ -83,7 +85,8 @@ func (w *portalWorld) event(stream, typ string, payload any) []byte {
 	return env
 }
 
-// deliver sends one message body to a receptor as the host does and returns its Outputs.
+// deliver sends one message body to a Service Bus function as the host does and returns its
+// Outputs.
 func (w *portalWorld) deliver(function string, body []byte) map[string]any {
 	w.t.Helper()
 	inv, _ := json.Marshal(map[string]any{
@@ -104,13 +107,21 @@ func (w *portalWorld) deliver(function string, body []byte) map[string]any {
 	return outputs
 }
 
+// replicator is the function that replicates events of typ.
+func replicator(typ string) string {
+	switch {
+	case strings.HasPrefix(typ, "cloudapi."):
+		return "ReplicateUsage"
+	case slices.Contains(acl.UserTypes, typ):
+		return "ReplicateUsers"
+	}
+	return "ReplicateAccounts"
+}
+
 func (w *portalWorld) publish(stream, typ string, payload any) []byte {
 	w.t.Helper()
 	body := w.event(stream, typ, payload)
-	fn := "ReplicateAccounts"
-	if strings.HasPrefix(typ, "cloudapi.") {
-		fn = "ReplicateUsage"
-	}
+	fn := replicator(typ)
 	if outputs := w.deliver(fn, body); len(outputs) != 0 {
 		w.t.Fatalf("%s: unexpected outputs %v", typ, outputs)
 	}
@@ -291,11 +302,11 @@ func TestNewPasswordReplacesTheOldOneWhateverTheOrder(t *testing.T) {
 	w := newPortalWorld(t, memoryViews())
 	w.seedCustomer("c1", "u1", "ann@example.com", "old")
 	newer := w.event(subs.UserStream("u1"), subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: hash(t, "new")})
-	w.deliver("ReplicateAccounts", newer)
+	w.deliver("ReplicateUsers", newer)
 	// A redelivery of the older password event (version 2) arrives after the newer one.
 	w.seq["user-u1"] = 1
 	older := w.event(subs.UserStream("u1"), subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: hash(t, "old")})
-	w.deliver("ReplicateAccounts", older)
+	w.deliver("ReplicateUsers", older)
 	b := w.browser()
 	if r := b.signIn("ann@example.com", "old"); r.status != 401 {
 		t.Fatalf("old password after a newer one: %d", r.status)
@@ -404,19 +415,32 @@ func checkReplicatedAccount(t *testing.T, views app.Views) {
 	}
 }
 
-func TestReceptorsPoisonMalformedAndCompleteUnhandled(t *testing.T) {
+func TestReplicatorsPoisonMalformedAndCompleteUnhandled(t *testing.T) {
 	w := newPortalWorld(t, memoryViews())
-	out := w.deliver("ReplicateAccounts", []byte(`{"not":"an envelope"}`))
-	if dl, _ := out["deadLetter"].(string); !strings.Contains(dl, `"reason":"malformed-event"`) {
-		t.Fatalf("malformed envelope: outputs %v, want a dead letter with the reason", out)
+	reason := func(out map[string]any) string {
+		var dl struct{ Reason string }
+		text, _ := out["deadLetter"].(string)
+		json.Unmarshal([]byte(text), &dl)
+		return dl.Reason
 	}
-	out = w.deliver("ReplicateAccounts", w.event("user-u9", subs.TypeUserCreated, subs.UserCreated{UserID: strings.Repeat("u", 300), CustomerID: "c", Email: "x@y.z"}))
-	if out["deadLetter"] == nil {
+	for _, fn := range []string{"ReplicateUsers", "ReplicateAccounts", "ReplicateUsage"} {
+		if out := w.deliver(fn, []byte(`{"not":"an envelope"}`)); reason(out) != "invalid-envelope" {
+			t.Fatalf("%s, malformed envelope: outputs %v, want a dead letter with the reason", fn, out)
+		}
+	}
+	out := w.deliver("ReplicateUsers", w.event("user-u9", subs.TypeUserCreated, subs.UserCreated{UserID: strings.Repeat("u", 300), CustomerID: "c", Email: "x@y.z"}))
+	if reason(out) != "malformed-event" {
 		t.Fatalf("over-long id: outputs %v, want a dead letter", out)
 	}
-	out = w.deliver("ReplicateAccounts", w.event("user-u9", subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u9", CustomerID: "c", KeyID: "k", KeyHash: "h"}))
-	if len(out) != 0 {
-		t.Fatalf("unhandled type: outputs %v, want none (completed)", out)
+	out = w.deliver("ReplicateUsers", w.event("user-u9", subs.TypeUserCreated, subs.UserCreated{UserID: "u9", CustomerID: "c"}))
+	if reason(out) != "malformed-event" {
+		t.Fatalf("no email: outputs %v, want a dead letter", out)
+	}
+	for _, fn := range []string{"ReplicateUsers", "ReplicateAccounts"} {
+		out = w.deliver(fn, w.event("user-u9", subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u9", CustomerID: "c", KeyID: "k", KeyHash: "h"}))
+		if len(out) != 0 {
+			t.Fatalf("%s, unhandled type: outputs %v, want none (completed)", fn, out)
+		}
 	}
 }
 
@@ -438,20 +462,72 @@ func TestPortalServesThePageAndAssets(t *testing.T) {
 	}
 }
 
-func TestFunctionsAndFilters(t *testing.T) {
+func TestFunctions(t *testing.T) {
 	a := product.New(product.Deps{Views: memoryViews()})
 	got := map[string]string{}
 	for _, f := range a.Functions() {
 		got[f.Name] = f.Kind
+		switch {
+		case f.HTTP != nil && f.HTTP.AuthLevel != "anonymous":
+			t.Errorf("%s: auth level %q; the portal authenticates its users itself", f.Name, f.HTTP.AuthLevel)
+		case f.Timer != nil && f.Timer.Schedule != "%"+product.SessionSweepScheduleSetting+"%":
+			t.Errorf("%s: schedule %q", f.Name, f.Timer.Schedule)
+		}
 	}
 	want := map[string]string{"SignIn": "httpTrigger", "SignOut": "httpTrigger", "Me": "httpTrigger", "Portal": "httpTrigger",
-		"ReplicateAccounts": "serviceBusTrigger", "ReplicateUsage": "serviceBusTrigger", "SweepSessions": "timerTrigger"}
+		"ReplicateUsers": "serviceBusTrigger", "ReplicateAccounts": "serviceBusTrigger", "ReplicateUsage": "serviceBusTrigger",
+		"SweepSessions": "timerTrigger"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("functions %v, want %v", got, want)
 	}
-	f := product.SubscriptionFilters()
-	if f["cloudapi"] != "type IN ('cloudapi.UsageReported')" || !strings.Contains(f["subscriptions"], "'subscriptions.UserPasswordSet'") {
-		t.Fatalf("filters %v", f)
+}
+
+// Each Service Bus function has its own subscription, named after it, whose filter (checked
+// with the emulator's own rule evaluator) lets through exactly the types its projection handles.
+func TestServiceBusFunctions(t *testing.T) {
+	want := map[string]struct {
+		topic, subscription string
+		types               []string
+	}{
+		"ReplicateUsers": {"subscriptions", "product-replicate-users",
+			[]string{subs.TypeUserCreated, subs.TypeUserPasswordSet, subs.TypeUserLocked, subs.TypeUserUnlocked}},
+		"ReplicateAccounts": {"subscriptions", "product-replicate-accounts", []string{
+			subs.TypeCustomerCreated, subs.TypeCustomerLocked, subs.TypeCustomerUnlocked,
+			subs.TypeConsumptionAdded, subs.TypeChargeAdded, subs.TypePaymentReceived,
+			subs.TypeBalanceChanged, subs.TypeInvoiceIssued, subs.TypeInvoicePaid, subs.TypeInvoiceExpired}},
+		"ReplicateUsage": {"cloudapi", "product-replicate-usage", []string{cloud.UsageReportedType}},
+	}
+	everyType := append(append(subs.Types(), cloud.UsageReportedType), "someone.Else")
+	seen := 0
+	for _, f := range product.New(product.Deps{Views: memoryViews()}).Functions() {
+		if f.ServiceBus == nil {
+			continue
+		}
+		seen++
+		w, ok := want[f.Name]
+		sb := f.ServiceBus
+		if !ok || sb.Topic != w.topic || sb.Subscription != w.subscription || sb.Subscription != blocks.SubscriptionName(product.Name, f.Name) {
+			t.Fatalf("%s: topic %q subscription %q; want %+v", f.Name, sb.Topic, sb.Subscription, w)
+		}
+		if sb.Filter != blocks.Filter(w.types) {
+			t.Fatalf("%s: filter %q, want %q", f.Name, sb.Filter, blocks.Filter(w.types))
+		}
+		rule, err := filter.ParseSQL(sb.Filter)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", f.Name, sb.Filter, err)
+		}
+		for _, typ := range everyType {
+			match, err := rule.Match(&filter.MapMessage{UserProps: map[string]any{"type": typ}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if match != slices.Contains(w.types, typ) {
+				t.Fatalf("%s: type %s passes the filter: %v, handled: %v", f.Name, typ, match, !match)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Fatalf("%d Service Bus functions, want %d", seen, len(want))
 	}
 }
 
@@ -527,29 +603,3 @@ func TestSessionTokenIsStoredOnlyAsAHash(t *testing.T) {
 		t.Fatalf("stored session %s = %s must be keyed by the token's hash and not hold the token", docs[0].Key, docs[0].Data)
 	}
 }
-
-// The filters the portal asks for parse as Service Bus SQL and let through exactly the types
-// its ACL handles (checked with the emulator's own rule evaluator).
-func TestSubscriptionFiltersSelectHandledTypes(t *testing.T) {
-	filters := product.SubscriptionFilters()
-	for topic, types := range map[string][]string{"subscriptions": subs.Types(), "cloudapi": {cloud.UsageReportedType}} {
-		f, err := filter.ParseSQL(filters[topic])
-		if err != nil {
-			t.Fatalf("%s: %q: %v", topic, filters[topic], err)
-		}
-		for _, typ := range append(types, "someone.Else") {
-			match, err := f.Match(&filter.MapMessage{UserProps: map[string]any{"type": typ}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			handled := takenOn(acl.Translate(eventstore.Event{Type: typ}))
-			if match != handled {
-				t.Fatalf("%s: type %s passes the filter: %v, handled by the ACL: %v", topic, typ, match, handled)
-			}
-		}
-	}
-}
-
-// takenOn reports whether the ACL took the event on: a handled type without a payload is a
-// malformed-event error, an unhandled one is (nil, nil).
-func takenOn(fact any, err error) bool { return fact != nil || err != nil }

@@ -9,7 +9,7 @@
 //	InvoiceReminderPeriod     360h            invoice payment term; outstanding longer -> InvoicePossiblyExpired (Go duration)
 //	InvoiceExpirySchedule     0 */15 * * * *  InvoiceExpiryTracker timer (NCRONTAB, 6 fields)
 //	MonthlyInvoicingSchedule  0 5 0 1 * *     MonthlyInvoicing timer: invoices the previous month
-//	OutboxSweepSchedule       0 * * * * *     OutboxSweep timer: republishes what failed to publish
+//	OutboxSweepSchedule       0 * * * * *     SubscriptionsOutboxSweep timer: republishes what failed
 //	ServiceBusConnection      (required)      the Service Bus connection, used by the host for the triggers
 //
 // The timers name their schedule as "%Setting%", which the Functions host resolves from the app
@@ -129,7 +129,7 @@ func NewWithApplication(deps Deps) (*funcapp.App, *app.Subscriptions) {
 
 		blocks.Task{Name: "InvoiceExpiryTracker", Schedule: "%" + SettingExpirySchedule + "%", Run: s.ExpiryTracker.Run},
 		blocks.Task{Name: "MonthlyInvoicing", Schedule: "%" + SettingInvoicing + "%", Run: s.MonthlyInvoicing.Run},
-		blocks.Task{Name: "OutboxSweep", Schedule: "%" + SettingOutboxSweep + "%", Run: s.Outbox.RunSweep},
+		blocks.Task{Name: "SubscriptionsOutboxSweep", Schedule: "%" + SettingOutboxSweep + "%", Run: s.Outbox.RunSweep},
 	)
 	return fa, s
 }

@@ -44,7 +44,7 @@ func TestConnectedAppPublishesToItsTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close(ctx)
-	receiver, err := client.NewReceiverForSubscription(contracts.Topic, "cloudapi", nil)
+	receiver, err := client.NewReceiverForSubscription(contracts.Topic, "cloudapi-replicate-customer-locks", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestConnectedAppPublishesToItsTopic(t *testing.T) {
 		ApplicationProperties: map[string]any{"type": "cloudapi.UsageReported"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	usage, err := client.NewReceiverForSubscription("cloudapi", "subscriptions", nil)
+	usage, err := client.NewReceiverForSubscription("cloudapi", "subscriptions-apply-usage", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func TestSubscriptionsOnAzurite(t *testing.T) {
 	if pending, err := store.Pending(ctx, 0); err != nil || len(pending) != 0 {
 		t.Fatalf("pending after publication: %d, %v", len(pending), err)
 	}
-	expectHandled(t, hs.do("POST", "/OutboxSweep", timerInvocation()))
+	expectHandled(t, hs.do("POST", "/SubscriptionsOutboxSweep", timerInvocation()))
 
 	// A second app on fresh view tables, its projections fed every published event backwards
 	// and twice (a rebuild), builds the same customer view; its receptor, fed them too, does

@@ -282,11 +282,12 @@ func TestDevrunRunsTheAssembledAllInOneApp(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Acme Metering") {
 		t.Fatalf("GET %s: %d %s", location, resp.StatusCode, body)
 	}
-	// The event went out through the outbox and came back through the host.
+	// The event went out through the outbox and came back through the host, to the Cloud
+	// API's projection of customers.
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(logs.String(), "Executed 'Functions.OnSubscriptionsEvent' (Succeeded") {
+	for !strings.Contains(logs.String(), "Executed 'Functions.ReplicateCustomerLocks' (Succeeded") {
 		if time.Now().After(deadline) {
-			t.Fatalf("OnSubscriptionsEvent never ran through the host\n%s", logs.String())
+			t.Fatalf("ReplicateCustomerLocks never ran through the host\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -30,14 +30,18 @@ func TestShippedConfigRoutesByEventType(t *testing.T) {
 		&azservicebus.Message{Body: []byte("password"), ApplicationProperties: map[string]any{"type": "subscriptions.UserPasswordSet"}},
 		&azservicebus.Message{Body: []byte("internal"), ApplicationProperties: map[string]any{"type": "subscriptions.InvoicePossiblyExpired"}},
 	)
+	// The shipped config is generated from the contexts' registrations (make topology): each
+	// function's subscription takes the types it handles and no other.
 	want := map[string][]string{
-		"cloudapi":      {"key"},
-		"product":       {"password"},
-		"subscriptions": {"internal", "key", "password"}, // bodies() sorts
+		"cloudapi-replicate-keys":       {"key"},
+		"product-replicate-users":       {"password"},
+		"subscriptions-expire-invoices": {"internal"},
+		"cloudapi-replicate-user-locks": nil,
+		"product-replicate-accounts":    nil,
 	}
 	for sub, w := range want {
 		r := subReceiver(t, client, "subscriptions", sub, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
-		if got := bodies(receiveN(t, ctx, r, len(w))); !slices.Equal(got, w) {
+		if got := bodies(receiveN(t, ctx, r, len(w))); len(w) > 0 && !slices.Equal(got, w) {
 			t.Fatalf("%s got %v, want %v", sub, got, w)
 		}
 		peeked, err := r.PeekMessages(ctx, 10, nil)

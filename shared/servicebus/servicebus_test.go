@@ -24,8 +24,8 @@ type env struct {
 	receiver *azservicebus.Receiver
 }
 
-// newEnv connects to a private emulator with the shipped config: topic "subscriptions" and its
-// subscription "cloudapi" (duplicate detection on).
+// newEnv connects to a private emulator with the shipped config: topic "subscriptions" and the
+// subscription that takes CustomerLocked events (duplicate detection on).
 func newEnv(t *testing.T) env {
 	srv := emulator.ForTest(t, nil)
 	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
@@ -38,7 +38,7 @@ func newEnv(t *testing.T) env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pub.Close(context.Background()) })
-	receiver, err := client.NewReceiverForSubscription("subscriptions", "cloudapi", nil)
+	receiver, err := client.NewReceiverForSubscription("subscriptions", "cloudapi-replicate-customer-locks", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

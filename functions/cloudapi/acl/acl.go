@@ -1,30 +1,39 @@
 // Package acl is the Cloud API's anti-corruption layer towards Subscriptions: it reads
 // Subscriptions' published events (their contracts) and translates the few it cares about into
 // the access model of package domain. Nothing else in this context sees Subscriptions' types.
+// Each access projection (package app) takes one list of types from here: its subscription's
+// filter.
 package acl
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"meterline/functions/cloudapi/domain"
 	subs "meterline/functions/subscriptions/contracts"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 )
 
-// ErrMalformed: an event of a handled type that can never be applied (bad envelope, bad JSON,
-// missing ids, a key hash that is not SHA-256 hex). Such a message is poison.
-var ErrMalformed = errors.New("acl: malformed event")
+// ErrMalformed: an event of a handled type that can never be applied (bad JSON, missing ids, a
+// key hash that is not SHA-256 hex). It wraps blocks.ErrMalformed, so its message is
+// dead-lettered.
+var ErrMalformed = fmt.Errorf("acl: %w", blocks.ErrMalformed)
 
-// HandledTypes are the Subscriptions event types the Cloud API subscribes to (the Service Bus
-// filter of subscription "cloudapi" on topic "subscriptions").
+// Topic is where Subscriptions publishes.
+const Topic = subs.Topic
+
+// The Subscriptions event types each access projection handles.
+var (
+	KeyTypes      = []string{subs.TypeApiKeyIssued, subs.TypeApiKeyRevoked}
+	UserTypes     = []string{subs.TypeUserCreated, subs.TypeUserLocked, subs.TypeUserUnlocked}
+	CustomerTypes = []string{subs.TypeCustomerCreated, subs.TypeCustomerLocked, subs.TypeCustomerUnlocked}
+)
+
+// HandledTypes are all the Subscriptions event types the Cloud API translates.
 func HandledTypes() []string {
-	return []string{
-		subs.TypeCustomerCreated, subs.TypeCustomerLocked, subs.TypeCustomerUnlocked,
-		subs.TypeUserCreated, subs.TypeApiKeyIssued, subs.TypeApiKeyRevoked,
-		subs.TypeUserLocked, subs.TypeUserUnlocked,
-	}
+	return slices.Concat(CustomerTypes, UserTypes, KeyTypes)
 }
 
 var registry = func() *eventstore.Registry {
@@ -35,26 +44,11 @@ var registry = func() *eventstore.Registry {
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// Decode reads a Service Bus message body (the JSON envelope) and translates it. It returns
-// (nil, nil) for an event type the Cloud API does not handle: the consumer ignores it.
-func Decode(body []byte) (change any, e eventstore.Event, err error) {
-	e, err = eventstore.UnmarshalEnvelope(body)
-	if err != nil {
-		return nil, e, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	change, err = Translate(e)
-	return change, e, err
-}
-
 // Translate turns one Subscriptions event into a change of the access model: one of
 // domain.CustomerRegistered, UserRegistered, KeyIssued, KeyRevoked, LockChanged; (nil, nil) for
 // a type not handled here.
 func Translate(e eventstore.Event) (any, error) {
-	handled := false
-	for _, t := range HandledTypes() {
-		handled = handled || t == e.Type
-	}
-	if !handled {
+	if !slices.Contains(HandledTypes(), e.Type) {
 		return nil, nil
 	}
 	v, err := registry.Decode(e)

@@ -102,8 +102,3 @@ func (c *cached[T]) Update(ctx context.Context, key string, fn func(*T) error) (
 	c.mu.Unlock()
 	return c.docs.Update(ctx, key, fn)
 }
-
-// CachedAccess wraps every collection of s with Cached.
-func CachedAccess(s AccessStore, ttl time.Duration) AccessStore {
-	return AccessStore{Keys: Cached(s.Keys, ttl), Credentials: Cached(s.Credentials, ttl), Users: Cached(s.Users, ttl), Customers: Cached(s.Customers, ttl)}
-}

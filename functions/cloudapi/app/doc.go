@@ -1,15 +1,20 @@
-// Package app holds the Cloud API's application services, each in the one shape every context
-// uses:
+// Package app is the Cloud API application, built from seed 001's building blocks (package
+// blocks), each in the one shape every context uses:
 //
-//   - AccessProjection (a projection): keeps this context's own replica of who may call the API
-//     from the access changes the ACL translates out of Subscriptions' events;
-//   - Gate: authorises a presented API key against that replica (never calling Subscriptions);
-//   - Forecasting (the metered application service): answers a forecast and records its
-//     consumption durably, once per request id, before the answer leaves;
-//   - UsageReporter (a task): turns recorded consumption into UsageReported events.
+//   - Projections (projections.go: ReplicateKeys, ReplicateUserLocks, ReplicateCustomerLocks)
+//     keep this context's own replica of who may call the API, one document type each, from
+//     the access changes the ACL translates out of Subscriptions' events. The keys projection
+//     mirrors each key into the credentials by hash, which requests read.
+//   - Application services (services.go): the Gate authorises a presented API key against
+//     that replica (never calling Subscriptions), through a short-lived cache (cache.go);
+//     Forecasting answers a forecast and records its consumption durably, once per request id,
+//     before the answer leaves.
+//   - Tasks (tasks.go): UsageReporter turns recorded consumption into UsageReported events;
+//     OutboxSweep republishes what a crash left unpublished.
 //
-// Storage is reached through the small interfaces declared here (Docs, MeterLog), implemented
-// by shared/views and by package meterlog.
+// The clock is given once, by the context's New (blocks.Clock), to everything that reads it.
+// Storage is reached through shared/views collections and the small interfaces declared here
+// (Docs, MeterLog), implemented by shared/views and by package meterlog.
 package app
 
 import "context"

@@ -1,13 +1,16 @@
 package domain
 
-import "errors"
+import (
+	"meterline/shared/fault"
+	"meterline/shared/views"
+)
 
 // Access errors: the first two mean "who are you?" (401), the last two "not you, not now" (403).
 var (
-	ErrUnknownKey     = errors.New("unknown API key")
-	ErrRevokedKey     = errors.New("revoked API key")
-	ErrUserLocked     = errors.New("the user is locked")
-	ErrCustomerLocked = errors.New("the customer is locked")
+	ErrUnknownKey     = fault.New(fault.Unauthorized, "unauthorized", "unknown API key")
+	ErrRevokedKey     = fault.New(fault.Unauthorized, "unauthorized", "revoked API key")
+	ErrUserLocked     = fault.New(fault.Forbidden, "locked", "the user is locked")
+	ErrCustomerLocked = fault.New(fault.Forbidden, "locked", "the customer is locked")
 )
 
 // The access model is the Cloud API's own replica of who may call it, fed by Subscriptions'
@@ -16,10 +19,12 @@ var (
 //   - facts that never change (a key's hash and owner, a user's customer) are set once;
 //   - a revocation is a tombstone: a late "issued" never revives the key;
 //   - lock state is last-writer-wins by the version of the event in its stream.
+// The documents embed views.Tracked: the projections (package app) apply each event once.
 
 // Key is an API key as known here, stored under its keyId. Hash is empty until the issue event
 // arrives (a revocation may come first).
 type Key struct {
+	views.Tracked
 	KeyID      string `json:"keyId"`
 	KeyHash    string `json:"keyHash,omitempty"`
 	UserID     string `json:"userId,omitempty"`
@@ -73,6 +78,7 @@ func (c *Credential) Merge(k Key) {
 // Lock is the lock state of a user or a customer. Version is the stream version of the event
 // that set Locked; an older or equal one is ignored.
 type Lock struct {
+	views.Tracked
 	ID         string `json:"id"`
 	CustomerID string `json:"customerId,omitempty"` // for users
 	Known      bool   `json:"known,omitempty"`      // its creation event arrived
@@ -88,18 +94,15 @@ func (l *Lock) Create(id, customerID string) {
 	}
 }
 
-// Set applies a lock or unlock made at version of its stream; it reports whether it changed
-// anything.
-func (l *Lock) Set(e LockChanged) bool {
+// Set applies a lock or unlock made at version of its stream, unless a newer one was applied.
+func (l *Lock) Set(e LockChanged) {
 	l.ID = e.ID
 	if l.CustomerID == "" {
 		l.CustomerID = e.CustomerID
 	}
-	if e.Version <= l.Version {
-		return false
+	if e.Version > l.Version {
+		l.Locked, l.Version = e.Locked, e.Version
 	}
-	l.Locked, l.Version = e.Locked, e.Version
-	return true
 }
 
 // Caller is an authenticated, authorised caller of the API.

@@ -4,46 +4,42 @@
 package acl
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"unicode/utf8"
 
 	cloud "meterline/functions/cloudapi/contracts"
 	"meterline/functions/product/domain"
 	subs "meterline/functions/subscriptions/contracts"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 )
 
-// ErrMalformed: an event of a handled type that can never be applied (bad envelope, bad JSON,
-// missing ids or stream version). The receptor dead-letters such a message.
-var ErrMalformed = errors.New("acl: malformed event")
+// ErrMalformed: an event of a handled type that can never be applied (bad JSON, missing ids or
+// stream version, ids that do not match the stream). It wraps blocks.ErrMalformed, so the
+// projection dead-letters the message.
+var ErrMalformed = fmt.Errorf("acl: %w", blocks.ErrMalformed)
 
-// SubscriptionsTypes are the Subscriptions event types the portal handles: the SQL filter of
-// subscription "product" on topic "subscriptions". Every type of the customer stream is here,
-// so the account document sees that stream without gaps (see domain.Versions).
-func SubscriptionsTypes() []string {
-	return []string{
+// The topics the portal's events arrive on: each context publishes to the topic named after it.
+const (
+	SubscriptionsTopic = subs.Topic
+	CloudAPITopic      = cloud.Source
+)
+
+// The event types the portal handles, one list per projection: each becomes the SQL filter of
+// that projection's subscription (package blocks), so no other type reaches it.
+var (
+	// UserTypes are the Subscriptions user-stream events a portal user is made of.
+	UserTypes = []string{subs.TypeUserCreated, subs.TypeUserPasswordSet, subs.TypeUserLocked, subs.TypeUserUnlocked}
+	// AccountTypes are every type of Subscriptions' customer stream, so the account sees its
+	// stream without gaps and its applied versions stay one span.
+	AccountTypes = []string{
 		subs.TypeCustomerCreated, subs.TypeCustomerLocked, subs.TypeCustomerUnlocked,
 		subs.TypeConsumptionAdded, subs.TypeChargeAdded, subs.TypePaymentReceived,
 		subs.TypeBalanceChanged, subs.TypeInvoiceIssued, subs.TypeInvoicePaid, subs.TypeInvoiceExpired,
-		subs.TypeUserCreated, subs.TypeUserPasswordSet, subs.TypeUserLocked, subs.TypeUserUnlocked,
 	}
-}
-
-// CloudAPITypes are the Cloud API event types the portal handles: the SQL filter of
-// subscription "product" on topic "cloudapi".
-func CloudAPITypes() []string { return []string{cloud.UsageReportedType} }
-
-// Filter is the Service Bus SQL filter that selects types.
-func Filter(types []string) string {
-	quoted := make([]string, len(types))
-	for i, t := range types {
-		quoted[i] = "'" + t + "'"
-	}
-	return "type IN (" + strings.Join(quoted, ", ") + ")"
-}
+	// UsageTypes are the Cloud API's usage reports.
+	UsageTypes = []string{cloud.UsageReportedType}
+)
 
 var registry = func() *eventstore.Registry {
 	r := eventstore.NewRegistry()
@@ -52,18 +48,21 @@ var registry = func() *eventstore.Registry {
 	return r
 }()
 
-// Decode reads a Service Bus message body (the JSON envelope) and translates it. It returns a
-// nil fact for an event type the portal does not handle: the receptor completes it untouched.
-func Decode(body []byte) (fact any, e eventstore.Event, err error) {
-	e, err = eventstore.UnmarshalEnvelope(body)
+// Usage translates a Cloud API usage report.
+func Usage(e eventstore.Event) (domain.UsageReported, error) {
+	fact, err := Translate(e)
 	if err != nil {
-		return nil, e, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return domain.UsageReported{}, err
 	}
-	fact, err = Translate(e)
-	return fact, e, err
+	u, ok := fact.(domain.UsageReported)
+	if !ok {
+		return domain.UsageReported{}, fmt.Errorf("%w: %s %s is not a usage report", ErrMalformed, e.Type, e.ID)
+	}
+	return u, nil
 }
 
-// Translate turns one event into a domain fact (nil for a type not handled here).
+// Translate turns one event of a handled type into a domain fact (nil with the error when it
+// cannot); any other type is malformed here (the projections' filters keep them away).
 func Translate(e eventstore.Event) (any, error) {
 	fact, err := translate(e)
 	if err != nil {
@@ -73,9 +72,6 @@ func Translate(e eventstore.Event) (any, error) {
 }
 
 func translate(e eventstore.Event) (any, error) {
-	if !slices.Contains(SubscriptionsTypes(), e.Type) && !slices.Contains(CloudAPITypes(), e.Type) {
-		return nil, nil
-	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s %s: %s", ErrMalformed, e.Type, e.ID, fmt.Sprintf(format, args...))
 	}
@@ -86,7 +82,6 @@ func translate(e eventstore.Event) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	o := domain.Origin{Stream: e.Stream, Version: e.Version}
 	// Each fact is checked against the stream it must come from, so a document keyed by id
 	// never mixes versions of two streams.
 	customer := func(id string) error {
@@ -103,57 +98,57 @@ func translate(e eventstore.Event) (any, error) {
 	}
 	switch v := v.(type) {
 	case subs.CustomerCreated:
-		return domain.AccountOpened{Origin: o, CustomerID: v.CustomerID, Name: v.Name, Plan: v.Plan, Currency: v.Currency,
+		return domain.AccountOpened{CustomerID: v.CustomerID, Name: v.Name, Plan: v.Plan, Currency: v.Currency,
 			CreditLimit: v.CreditLimit, IncludedUnits: v.IncludedUnits, PricePerUnit: v.PricePerUnit}, customer(v.CustomerID)
 	case subs.CustomerLocked:
-		return domain.AccountStatusChanged{Origin: o, CustomerID: v.CustomerID, Locked: true, Balance: v.Balance, Currency: v.Currency}, customer(v.CustomerID)
+		return domain.AccountStatusChanged{CustomerID: v.CustomerID, Locked: true, Balance: v.Balance, Currency: v.Currency}, customer(v.CustomerID)
 	case subs.CustomerUnlocked:
-		return domain.AccountStatusChanged{Origin: o, CustomerID: v.CustomerID, Locked: false, Balance: v.Balance, Currency: v.Currency}, customer(v.CustomerID)
+		return domain.AccountStatusChanged{CustomerID: v.CustomerID, Locked: false, Balance: v.Balance, Currency: v.Currency}, customer(v.CustomerID)
 	case subs.BalanceChanged:
-		return domain.BalanceChanged{Origin: o, CustomerID: v.CustomerID, Balance: v.Balance, Currency: v.Currency}, customer(v.CustomerID)
+		return domain.BalanceChanged{CustomerID: v.CustomerID, Balance: v.Balance, Currency: v.Currency}, customer(v.CustomerID)
 	case subs.ConsumptionAdded:
-		return domain.ConsumptionBilled{Origin: o, CustomerID: v.CustomerID, ReportID: v.ReportID, Units: v.Units, Amount: v.Amount,
+		return domain.ConsumptionBilled{CustomerID: v.CustomerID, ReportID: v.ReportID, Units: v.Units, Amount: v.Amount,
 			Currency: v.Currency, Month: month(v.Month, v.PeriodFrom.UTC().Format("2006-01"))}, customer(v.CustomerID)
 	case subs.ChargeAdded:
-		return domain.ChargeBilled{Origin: o, CustomerID: v.CustomerID, ChargeID: v.ChargeID, Description: v.Description, Amount: v.Amount,
+		return domain.ChargeBilled{CustomerID: v.CustomerID, ChargeID: v.ChargeID, Description: v.Description, Amount: v.Amount,
 			Currency: v.Currency, Month: month(v.Month, v.ChargedAt.UTC().Format("2006-01"))}, customer(v.CustomerID)
 	case subs.PaymentReceived:
-		return domain.PaymentMade{Origin: o, CustomerID: v.CustomerID, PaymentID: v.PaymentID, Amount: v.Amount, Currency: v.Currency}, customer(v.CustomerID)
+		return domain.PaymentMade{CustomerID: v.CustomerID, PaymentID: v.PaymentID, Amount: v.Amount, Currency: v.Currency}, customer(v.CustomerID)
 	case subs.InvoiceIssued:
 		if !validID(v.InvoiceID) {
 			return nil, bad("invalid invoiceId")
 		}
-		return domain.InvoiceIssued{Origin: o, CustomerID: v.CustomerID, InvoiceID: v.InvoiceID, Period: v.Period, Amount: v.Amount,
+		return domain.InvoiceIssued{CustomerID: v.CustomerID, InvoiceID: v.InvoiceID, Period: v.Period, Amount: v.Amount,
 			Currency: v.Currency, IssuedAt: v.IssuedAt, DueAt: v.DueAt}, customer(v.CustomerID)
 	case subs.InvoicePaid:
 		if !validID(v.InvoiceID) {
 			return nil, bad("invalid invoiceId")
 		}
-		return domain.InvoiceSettled{Origin: o, CustomerID: v.CustomerID, InvoiceID: v.InvoiceID}, customer(v.CustomerID)
+		return domain.InvoiceSettled{CustomerID: v.CustomerID, InvoiceID: v.InvoiceID}, customer(v.CustomerID)
 	case subs.InvoiceExpired:
 		if !validID(v.InvoiceID) {
 			return nil, bad("invalid invoiceId")
 		}
-		return domain.InvoiceWentOverdue{Origin: o, CustomerID: v.CustomerID, InvoiceID: v.InvoiceID}, customer(v.CustomerID)
+		return domain.InvoiceWentOverdue{CustomerID: v.CustomerID, InvoiceID: v.InvoiceID}, customer(v.CustomerID)
 	case subs.UserCreated:
 		if v.Email == "" {
 			return nil, bad("no email")
 		}
-		return domain.UserRegistered{Origin: o, UserID: v.UserID, CustomerID: v.CustomerID, Email: v.Email}, user(v.UserID, v.CustomerID)
+		return domain.UserRegistered{UserID: v.UserID, CustomerID: v.CustomerID, Email: v.Email}, user(v.UserID, v.CustomerID)
 	case subs.UserPasswordSet:
 		if v.PasswordHash == "" {
 			return nil, bad("no passwordHash")
 		}
-		return domain.PasswordChanged{Origin: o, UserID: v.UserID, CustomerID: v.CustomerID, PasswordHash: v.PasswordHash}, user(v.UserID, v.CustomerID)
+		return domain.PasswordChanged{UserID: v.UserID, CustomerID: v.CustomerID, PasswordHash: v.PasswordHash}, user(v.UserID, v.CustomerID)
 	case subs.UserLocked:
-		return domain.UserAccessChanged{Origin: o, UserID: v.UserID, CustomerID: v.CustomerID, Locked: true}, user(v.UserID, v.CustomerID)
+		return domain.UserAccessChanged{UserID: v.UserID, CustomerID: v.CustomerID, Locked: true}, user(v.UserID, v.CustomerID)
 	case subs.UserUnlocked:
-		return domain.UserAccessChanged{Origin: o, UserID: v.UserID, CustomerID: v.CustomerID, Locked: false}, user(v.UserID, v.CustomerID)
+		return domain.UserAccessChanged{UserID: v.UserID, CustomerID: v.CustomerID, Locked: false}, user(v.UserID, v.CustomerID)
 	case cloud.UsageReported:
 		if v.ReportID == "" || !validID(v.CustomerID) || e.Stream != cloud.UsageStream(v.CustomerID) {
 			return nil, bad("reportId %q/customerId %q do not match stream %q", v.ReportID, v.CustomerID, e.Stream)
 		}
-		return domain.UsageReported{Origin: o, CustomerID: v.CustomerID, ReportID: v.ReportID, Units: v.Units, Requests: v.Requests,
+		return domain.UsageReported{CustomerID: v.CustomerID, ReportID: v.ReportID, Units: v.Units, Requests: v.Requests,
 			PeriodFrom: v.PeriodFrom, PeriodTo: v.PeriodTo}, nil
 	}
 	return nil, bad("no translation for %T", v)

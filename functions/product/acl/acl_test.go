@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,21 +12,19 @@ import (
 	"meterline/functions/product/acl"
 	"meterline/functions/product/domain"
 	subs "meterline/functions/subscriptions/contracts"
+	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 )
 
-func envelope(t *testing.T, stream string, version int64, typ string, payload any) []byte {
+// event is one event as the projections hand it to the ACL (the kit reads the envelope).
+func event(t *testing.T, stream string, version int64, typ string, payload any) eventstore.Event {
 	t.Helper()
 	data, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := eventstore.MarshalEnvelope(eventstore.Event{ID: "e1", Type: typ, SchemaVersion: 1, Stream: stream, Version: version,
-		Source: "subscriptions", CreatedAt: time.Now().UTC(), Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return eventstore.Event{ID: "e1", Type: typ, SchemaVersion: 1, Stream: stream, Version: version,
+		Source: "subscriptions", CreatedAt: time.Now().UTC(), Data: data}
 }
 
 func TestTranslatesEveryHandledType(t *testing.T) {
@@ -63,65 +61,27 @@ func TestTranslatesEveryHandledType(t *testing.T) {
 		{"usage-c1", cloud.UsageReportedType, cloud.UsageReported{ReportID: "r", CustomerID: "c1", Units: 3, Requests: 1, PeriodFrom: from},
 			domain.UsageReported{CustomerID: "c1", ReportID: "r", Units: 3, Requests: 1, PeriodFrom: from}},
 	}
+	var covered []string
 	for _, c := range cases {
-		got, e, err := acl.Decode(envelope(t, c.stream, 4, c.typ, c.payload))
+		got, err := acl.Translate(event(t, c.stream, 4, c.typ, c.payload))
 		if err != nil {
 			t.Fatalf("%s: %v", c.typ, err)
 		}
-		if e.Type != c.typ {
-			t.Fatalf("event type %q", e.Type)
+		if !equalJSON(t, got, c.want) {
+			t.Fatalf("%s: got %#v, want %#v", c.typ, got, c.want)
 		}
-		// The expected facts leave Origin out: fill it in.
-		want := withOrigin(c.want, domain.Origin{Stream: c.stream, Version: 4})
-		if !equalJSON(t, got, want) {
-			t.Fatalf("%s: got %#v, want %#v", c.typ, got, want)
+		covered = append(covered, c.typ)
+	}
+	// Every type a projection asks for is translated (and checked above).
+	for _, typ := range slices.Concat(acl.UserTypes, acl.AccountTypes, acl.UsageTypes) {
+		if !slices.Contains(covered, typ) {
+			t.Errorf("%s is in a projection's types but not among the translations tested", typ)
 		}
 	}
-}
-
-func withOrigin(f any, o domain.Origin) any {
-	switch v := f.(type) {
-	case domain.AccountOpened:
-		v.Origin = o
-		return v
-	case domain.AccountStatusChanged:
-		v.Origin = o
-		return v
-	case domain.BalanceChanged:
-		v.Origin = o
-		return v
-	case domain.ConsumptionBilled:
-		v.Origin = o
-		return v
-	case domain.ChargeBilled:
-		v.Origin = o
-		return v
-	case domain.PaymentMade:
-		v.Origin = o
-		return v
-	case domain.InvoiceIssued:
-		v.Origin = o
-		return v
-	case domain.InvoiceSettled:
-		v.Origin = o
-		return v
-	case domain.InvoiceWentOverdue:
-		v.Origin = o
-		return v
-	case domain.UserRegistered:
-		v.Origin = o
-		return v
-	case domain.PasswordChanged:
-		v.Origin = o
-		return v
-	case domain.UserAccessChanged:
-		v.Origin = o
-		return v
-	case domain.UsageReported:
-		v.Origin = o
-		return v
+	usage, err := acl.Usage(event(t, "usage-c1", 4, cloud.UsageReportedType, cloud.UsageReported{ReportID: "r", CustomerID: "c1", Units: 3}))
+	if err != nil || usage != (domain.UsageReported{CustomerID: "c1", ReportID: "r", Units: 3}) {
+		t.Fatalf("Usage: %+v %v", usage, err)
 	}
-	panic("unknown fact")
 }
 
 func equalJSON(t *testing.T, a, b any) bool {
@@ -131,47 +91,44 @@ func equalJSON(t *testing.T, a, b any) bool {
 	return string(ja) == string(jb) && fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b)
 }
 
-func TestUnhandledTypesAreIgnored(t *testing.T) {
-	for _, typ := range []string{subs.TypeApiKeyIssued, subs.TypeInvoicePossiblyExpired, "someone.Else"} {
-		fact, _, err := acl.Decode(envelope(t, "user-u1", 1, typ, map[string]string{"userId": "u1"}))
-		if fact != nil || err != nil {
-			t.Fatalf("%s: fact %v err %v, want nothing", typ, fact, err)
-		}
-	}
-}
-
 func TestMalformedEventsAreRefused(t *testing.T) {
-	cases := map[string][]byte{
-		"not an envelope":        []byte(`{"nope`),
-		"no version":             envelope(t, "user-u1", 0, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1", Email: "a@b.c"}),
-		"bad payload":            envelope(t, "user-u1", 1, subs.TypeUserCreated, "just a string"),
-		"no email":               envelope(t, "user-u1", 1, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1"}),
-		"user of another stream": envelope(t, "user-u2", 1, subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: "h"}),
-		"no hash":                envelope(t, "user-u1", 1, subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1"}),
-		"customer mismatch":      envelope(t, "customer-c2", 1, subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c1"}),
-		"no invoice id":          envelope(t, "customer-c1", 1, subs.TypeInvoicePaid, subs.InvoicePaid{CustomerID: "c1"}),
-		"usage of another":       envelope(t, "usage-c2", 1, cloud.UsageReportedType, cloud.UsageReported{ReportID: "r", CustomerID: "c1"}),
+	cases := map[string]eventstore.Event{
+		"no version":             event(t, "user-u1", 0, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1", Email: "a@b.c"}),
+		"bad payload":            event(t, "user-u1", 1, subs.TypeUserCreated, "just a string"),
+		"no email":               event(t, "user-u1", 1, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1"}),
+		"user of another stream": event(t, "user-u2", 1, subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: "h"}),
+		"no hash":                event(t, "user-u1", 1, subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1"}),
+		"customer mismatch":      event(t, "customer-c2", 1, subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c1"}),
+		"no invoice id":          event(t, "customer-c1", 1, subs.TypeInvoicePaid, subs.InvoicePaid{CustomerID: "c1"}),
+		"usage of another":       event(t, "usage-c2", 1, cloud.UsageReportedType, cloud.UsageReported{ReportID: "r", CustomerID: "c1"}),
 	}
-	for name, body := range cases {
-		fact, _, err := acl.Decode(body)
-		if !errors.Is(err, acl.ErrMalformed) || fact != nil {
-			t.Fatalf("%s: fact %v err %v, want ErrMalformed", name, fact, err)
+	for name, e := range cases {
+		fact, err := acl.Translate(e)
+		if !errors.Is(err, acl.ErrMalformed) || !errors.Is(err, blocks.ErrMalformed) || fact != nil {
+			t.Fatalf("%s: fact %v err %v, want ErrMalformed (a blocks.ErrMalformed, dead-lettered)", name, fact, err)
 		}
+	}
+	if _, err := acl.Usage(cases["no version"]); !errors.Is(err, acl.ErrMalformed) {
+		t.Fatalf("Usage of a user event: %v, want ErrMalformed", err)
 	}
 }
 
-func TestFilterListsTheHandledTypes(t *testing.T) {
-	f := acl.Filter(acl.CloudAPITypes())
-	if f != "type IN ('cloudapi.UsageReported')" {
-		t.Fatalf("filter %q", f)
+// The type lists are the projections' subscription filters: exactly what each handles.
+func TestTypeListsAreTheHandledTypes(t *testing.T) {
+	if !slices.Equal(acl.UsageTypes, []string{cloud.UsageReportedType}) {
+		t.Fatalf("usage types %v", acl.UsageTypes)
 	}
-	sf := acl.Filter(acl.SubscriptionsTypes())
-	for _, typ := range []string{subs.TypeUserPasswordSet, subs.TypeInvoiceIssued, subs.TypePaymentReceived} {
-		if !strings.Contains(sf, "'"+typ+"'") {
-			t.Fatalf("filter %q misses %s", sf, typ)
+	if !slices.Equal(acl.UserTypes, []string{subs.TypeUserCreated, subs.TypeUserPasswordSet, subs.TypeUserLocked, subs.TypeUserUnlocked}) {
+		t.Fatalf("user types %v", acl.UserTypes)
+	}
+	for _, typ := range []string{subs.TypeInvoiceIssued, subs.TypePaymentReceived, subs.TypeBalanceChanged} {
+		if !slices.Contains(acl.AccountTypes, typ) {
+			t.Fatalf("account types %v miss %s", acl.AccountTypes, typ)
 		}
 	}
-	if strings.Contains(sf, subs.TypeApiKeyIssued) {
-		t.Fatal("the portal does not handle API keys; its filter must not ask for them")
+	for _, typ := range slices.Concat(acl.UserTypes, acl.AccountTypes) {
+		if typ == subs.TypeApiKeyIssued || typ == subs.TypeInvoicePossiblyExpired {
+			t.Fatalf("the portal does not handle %s; its filters must not ask for it", typ)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package domain
 import (
 	"sort"
 	"time"
+
+	"meterline/shared/views"
 )
 
 // Account statuses.
@@ -20,8 +22,10 @@ const (
 
 var invoiceRank = map[string]int{"": 0, InvoiceOutstanding: 1, InvoiceOverdue: 2, InvoicePaid: 3}
 
-// Account is a customer's account as the portal shows it.
+// Account is a customer's account as the portal shows it: a view document of the customer's
+// stream (views.Tracked holds the versions applied).
 type Account struct {
+	views.Tracked
 	CustomerID     string              `json:"customerId"`
 	Name           string              `json:"name"`
 	Plan           string              `json:"plan"`
@@ -36,7 +40,6 @@ type Account struct {
 	Invoices       map[string]*Invoice `json:"invoices"`
 	Billed         map[string]*Billed  `json:"billed"` // by month "2026-11"
 	Payments       int64               `json:"payments"`
-	Applied        Versions            `json:"applied"` // customer-stream versions applied
 }
 
 // Invoice is one invoice of the account. Issued is false while only later facts (paid,
@@ -59,28 +62,25 @@ type Billed struct {
 	Charges     int64 `json:"charges"`
 }
 
-// Apply merges one account fact, once per customer-stream version.
-func (a *Account) Apply(fact any) {
-	o, ok := origin(fact)
-	if !ok || !a.Applied.Add(o.Version) {
-		return // a redelivery or duplicate
-	}
+// Apply merges one account fact, recorded at version of the customer's stream. Each version is
+// applied once (the projection sees to it), in any order.
+func (a *Account) Apply(version int64, fact any) {
 	switch f := fact.(type) {
 	case AccountOpened:
 		a.CustomerID, a.Name, a.Plan, a.Currency = f.CustomerID, f.Name, f.Plan, f.Currency
 		a.CreditLimit, a.IncludedUnits, a.PricePerUnit = f.CreditLimit, f.IncludedUnits, f.PricePerUnit
 	case AccountStatusChanged:
 		a.CustomerID = f.CustomerID
-		if f.Version > a.StatusVersion {
-			a.Status, a.StatusVersion = StatusActive, f.Version
+		if version > a.StatusVersion {
+			a.Status, a.StatusVersion = StatusActive, version
 			if f.Locked {
 				a.Status = StatusLocked
 			}
 		}
-		a.setBalance(f.Version, f.Balance, f.Currency)
+		a.setBalance(version, f.Balance, f.Currency)
 	case BalanceChanged:
 		a.CustomerID = f.CustomerID
-		a.setBalance(f.Version, f.Balance, f.Currency)
+		a.setBalance(version, f.Balance, f.Currency)
 	case ConsumptionBilled:
 		b := a.billed(f.Month)
 		b.Units += f.Units
@@ -160,14 +160,3 @@ func (a Account) IssuedInvoices() []Invoice {
 	})
 	return out
 }
-
-func origin(fact any) (Origin, bool) {
-	type hasOrigin interface{ origin() Origin }
-	f, ok := fact.(hasOrigin)
-	if !ok {
-		return Origin{}, false
-	}
-	return f.origin(), true
-}
-
-func (o Origin) origin() Origin { return o }

@@ -3,27 +3,27 @@ package domain
 import (
 	"sort"
 	"time"
+
+	"meterline/shared/views"
 )
 
 // UsageDays is how many days of daily usage a Usage document keeps (enough for a chart).
 const UsageDays = 90
 
-// Usage is a customer's consumption of the Cloud API as reported by it.
+// Usage is a customer's consumption of the Cloud API as reported by it: a view document of the
+// customer's usage stream (views.Tracked holds the versions applied).
 type Usage struct {
+	views.Tracked
 	CustomerID   string           `json:"customerId"`
 	Units        int64            `json:"units"`
 	Requests     int64            `json:"requests"`
 	Reports      int64            `json:"reports"`
 	ReportedTill time.Time        `json:"reportedTill"` // the latest PeriodTo reported
 	Daily        map[string]int64 `json:"daily"`        // units by UTC day "2026-11-22" (of PeriodFrom)
-	Applied      Versions         `json:"applied"`      // usage-stream versions applied
 }
 
-// Apply counts one usage report, once per usage-stream version.
+// Apply counts one usage report (the projection applies each report once, in any order).
 func (u *Usage) Apply(f UsageReported) {
-	if !u.Applied.Add(f.Version) {
-		return
-	}
 	u.CustomerID = f.CustomerID
 	u.Units += f.Units
 	u.Requests += f.Requests

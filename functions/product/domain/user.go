@@ -3,19 +3,23 @@ package domain
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"strings"
+
+	"meterline/shared/fault"
+	"meterline/shared/views"
 )
 
 // Sign-in refusals. ErrBadCredentials covers an unknown email, a wrong password and a user
 // without a password alike, so that the answer does not tell which.
 var (
-	ErrBadCredentials = errors.New("product: wrong email or password")
-	ErrUserLocked     = errors.New("product: user is locked")
+	ErrBadCredentials = fault.New(fault.Unauthorized, "invalid_credentials", "wrong email or password")
+	ErrUserLocked     = fault.New(fault.Forbidden, "user_locked", "this user is locked; ask your account's administrator")
 )
 
 // PortalUser is a user as the portal knows them: enough to sign in without asking Subscriptions.
+// It is a view document of the user's stream (views.Tracked holds the versions applied).
 type PortalUser struct {
+	views.Tracked
 	UserID          string `json:"userId"`
 	CustomerID      string `json:"customerId"`
 	Email           string `json:"email"`
@@ -25,21 +29,22 @@ type PortalUser struct {
 	LockVersion     int64  `json:"lockVersion"` // user-stream version of Locked
 }
 
-// Apply merges one user fact; older state never overwrites newer.
-func (u *PortalUser) Apply(fact any) {
+// Apply merges one user fact, recorded at version of the user's stream; older state never
+// overwrites newer, so the facts may come in any order (and twice).
+func (u *PortalUser) Apply(version int64, fact any) {
 	switch f := fact.(type) {
 	case UserRegistered:
 		u.identify(f.UserID, f.CustomerID)
 		u.Email = NormalizeEmail(f.Email)
 	case PasswordChanged:
 		u.identify(f.UserID, f.CustomerID)
-		if f.Version > u.PasswordVersion {
-			u.PasswordHash, u.PasswordVersion = f.PasswordHash, f.Version
+		if version > u.PasswordVersion {
+			u.PasswordHash, u.PasswordVersion = f.PasswordHash, version
 		}
 	case UserAccessChanged:
 		u.identify(f.UserID, f.CustomerID)
-		if f.Version > u.LockVersion {
-			u.Locked, u.LockVersion = f.Locked, f.Version
+		if version > u.LockVersion {
+			u.Locked, u.LockVersion = f.Locked, version
 		}
 	}
 }

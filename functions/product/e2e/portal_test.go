@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -26,6 +27,7 @@ import (
 	"meterline/functions/product"
 	"meterline/functions/product/e2e"
 	subs "meterline/functions/subscriptions/contracts"
+	"meterline/infra/servicebus-emulator/filter"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/funcapp"
@@ -41,9 +43,16 @@ const (
 // site is the Product portal and the real Cloud API in one Functions app on one origin, as
 // the local host runs them, fed with events as the host delivers Service Bus messages.
 type site struct {
-	t   *testing.T
-	srv *httptest.Server
-	seq map[string]int64
+	t      *testing.T
+	srv    *httptest.Server
+	seq    map[string]int64
+	routes []route
+}
+
+// route is a Service Bus function of the site and the rule of its subscription.
+type route struct {
+	function, topic string
+	rule            filter.Filter
 }
 
 func newSite(t *testing.T) *site {
@@ -53,16 +62,28 @@ func newSite(t *testing.T) *site {
 	all.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := &site{t: t, srv: httptest.NewServer(all.Handler()), seq: map[string]int64{}}
 	t.Cleanup(s.srv.Close)
+	for _, f := range all.Functions() {
+		if f.ServiceBus == nil {
+			continue
+		}
+		rule, err := filter.ParseSQL(cmp.Or(f.ServiceBus.Filter, "1=1"))
+		if err != nil {
+			t.Fatalf("%s: filter %q: %v", f.Name, f.ServiceBus.Filter, err)
+		}
+		s.routes = append(s.routes, route{f.Name, f.ServiceBus.Topic, rule})
+	}
 	return s
 }
 
-// publish delivers the next event of stream to the given receptors.
-func (s *site) publish(stream, typ string, payload any, receptors ...string) {
+// publish delivers the next event of stream to every function whose subscription selects it,
+// as the broker does: on the topic of the context that published it, through the rule.
+func (s *site) publish(stream, typ string, payload any) {
 	s.t.Helper()
 	s.seq[stream]++
 	data, _ := json.Marshal(payload)
+	source := strings.Split(typ, ".")[0]
 	body, err := eventstore.MarshalEnvelope(eventstore.Event{ID: fmt.Sprintf("%s-%d", stream, s.seq[stream]), Type: typ, SchemaVersion: 1,
-		Stream: stream, Version: s.seq[stream], Source: strings.Split(typ, ".")[0], CreatedAt: time.Now().UTC(), Data: data})
+		Stream: stream, Version: s.seq[stream], Source: source, CreatedAt: time.Now().UTC(), Data: data})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -70,16 +91,28 @@ func (s *site) publish(stream, typ string, payload any, receptors ...string) {
 		"Data":     map[string]any{"message": base64.StdEncoding.EncodeToString(body)},
 		"Metadata": map[string]any{"MessageId": fmt.Sprintf("%q", stream), "DeliveryCount": "1"},
 	})
-	for _, fn := range receptors {
-		resp, err := http.Post(s.srv.URL+"/"+fn, "application/json", bytes.NewReader(inv))
+	delivered := 0
+	for _, r := range s.routes {
+		match, err := r.rule.Match(&filter.MapMessage{UserProps: map[string]any{"type": typ}})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if r.topic != source || !match {
+			continue
+		}
+		delivered++
+		resp, err := http.Post(s.srv.URL+"/"+r.function, "application/json", bytes.NewReader(inv))
 		if err != nil {
 			s.t.Fatal(err)
 		}
 		out, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || bytes.Contains(out, []byte("deadLetter")) {
-			s.t.Fatalf("%s %s: %d %s", fn, typ, resp.StatusCode, out)
+			s.t.Fatalf("%s %s: %d %s", r.function, typ, resp.StatusCode, out)
 		}
+	}
+	if delivered == 0 {
+		s.t.Fatalf("%s: no subscription takes it", typ)
 	}
 }
 
@@ -92,21 +125,20 @@ func (s *site) seed() {
 	}
 	keyHash := sha256.Sum256([]byte(apiKey))
 	cs, us := subs.CustomerStream("c1"), subs.UserStream("u1")
-	both := []string{"ReplicateAccounts", "ReplicateAccess"}
 	issued := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	s.publish(cs, subs.TypeCustomerCreated, subs.CustomerCreated{CustomerID: "c1", Name: "Acme Forecasting", Plan: "starter", Currency: "EUR", CreditLimit: 5000}, both...)
-	s.publish(us, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1", Email: email}, both...)
-	s.publish(us, subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: string(hash)}, "ReplicateAccounts")
-	s.publish(us, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u1", CustomerID: "c1", KeyID: "k1", KeyHash: hex.EncodeToString(keyHash[:])}, "ReplicateAccess")
-	s.publish(cs, subs.TypeInvoiceIssued, subs.InvoiceIssued{CustomerID: "c1", InvoiceID: "INV-2026-09", Period: "2026-09", Amount: 4200, Currency: "EUR", IssuedAt: issued, DueAt: issued.AddDate(0, 0, 14)}, "ReplicateAccounts")
-	s.publish(cs, subs.TypeInvoicePaid, subs.InvoicePaid{CustomerID: "c1", InvoiceID: "INV-2026-09"}, "ReplicateAccounts")
-	s.publish(cs, subs.TypeInvoiceIssued, subs.InvoiceIssued{CustomerID: "c1", InvoiceID: "INV-2026-10", Period: "2026-10", Amount: 1234, Currency: "EUR", IssuedAt: issued.AddDate(0, 1, 0), DueAt: issued.AddDate(0, 1, 14)}, "ReplicateAccounts")
-	s.publish(cs, subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c1", Balance: -1234, Currency: "EUR"}, "ReplicateAccounts")
+	s.publish(cs, subs.TypeCustomerCreated, subs.CustomerCreated{CustomerID: "c1", Name: "Acme Forecasting", Plan: "starter", Currency: "EUR", CreditLimit: 5000})
+	s.publish(us, subs.TypeUserCreated, subs.UserCreated{UserID: "u1", CustomerID: "c1", Email: email})
+	s.publish(us, subs.TypeUserPasswordSet, subs.UserPasswordSet{UserID: "u1", CustomerID: "c1", PasswordHash: string(hash)})
+	s.publish(us, subs.TypeApiKeyIssued, subs.ApiKeyIssued{UserID: "u1", CustomerID: "c1", KeyID: "k1", KeyHash: hex.EncodeToString(keyHash[:])})
+	s.publish(cs, subs.TypeInvoiceIssued, subs.InvoiceIssued{CustomerID: "c1", InvoiceID: "INV-2026-09", Period: "2026-09", Amount: 4200, Currency: "EUR", IssuedAt: issued, DueAt: issued.AddDate(0, 0, 14)})
+	s.publish(cs, subs.TypeInvoicePaid, subs.InvoicePaid{CustomerID: "c1", InvoiceID: "INV-2026-09"})
+	s.publish(cs, subs.TypeInvoiceIssued, subs.InvoiceIssued{CustomerID: "c1", InvoiceID: "INV-2026-10", Period: "2026-10", Amount: 1234, Currency: "EUR", IssuedAt: issued.AddDate(0, 1, 0), DueAt: issued.AddDate(0, 1, 14)})
+	s.publish(cs, subs.TypeBalanceChanged, subs.BalanceChanged{CustomerID: "c1", Balance: -1234, Currency: "EUR"})
 	day := time.Date(2026, 11, 18, 9, 0, 0, 0, time.UTC)
 	for i, units := range []int64{12, 15, 14, 18, 21} {
 		from := day.AddDate(0, 0, i)
 		s.publish(cloud.UsageStream("c1"), cloud.UsageReportedType, cloud.UsageReported{ReportID: fmt.Sprint("r", i), CustomerID: "c1", Units: units, Requests: 2,
-			PeriodFrom: from, PeriodTo: from.Add(time.Minute)}, "ReplicateUsage")
+			PeriodFrom: from, PeriodTo: from.Add(time.Minute)})
 	}
 }
 

@@ -6,13 +6,74 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"meterline/functions/cloudapi/domain"
+	"meterline/shared/blocks"
 )
+
+// The application services of the Cloud API: the Gate, which authorises a presented key
+// against the access replica, and Forecasting, the metered forecast.
+
+// Gate authorises callers against the access replica (never calling Subscriptions): the
+// credential by key hash, then the user's and the customer's locks.
+type Gate struct {
+	Credentials Docs[domain.Credential]
+	Users       Docs[domain.Lock]
+	Customers   Docs[domain.Lock]
+}
+
+// NewGate reads s, reusing each read for ttl: 0 means DefaultAccessCacheTTL, negative reads the
+// replica on every request. The projections write to s itself, never through the cache.
+func NewGate(s AccessStore, ttl time.Duration) Gate {
+	if ttl == 0 {
+		ttl = DefaultAccessCacheTTL
+	}
+	return Gate{
+		Credentials: Cached[domain.Credential](s.Credentials, ttl),
+		Users:       Cached[domain.Lock](s.Users, ttl),
+		Customers:   Cached[domain.Lock](s.Customers, ttl),
+	}
+}
+
+// Authorize resolves the SHA-256 hex of a presented key to a caller, or a domain access error
+// (a fault: 401 or 403).
+func (g Gate) Authorize(ctx context.Context, keyHash string) (domain.Caller, error) {
+	cred, known, err := g.Credentials.Get(ctx, keyHash)
+	if err != nil || !known {
+		return domain.Caller{}, firstErr(err, domain.ErrUnknownKey)
+	}
+	if cred.Revoked {
+		return domain.Caller{}, domain.ErrRevokedKey
+	}
+	// The user and the customer are independent reads: do them at once.
+	type result struct {
+		lock domain.Lock
+		err  error
+	}
+	userCh := make(chan result, 1)
+	go func() {
+		l, _, err := g.Users.Get(ctx, cred.UserID)
+		userCh <- result{l, err}
+	}()
+	customer, _, cerr := g.Customers.Get(ctx, cred.CustomerID)
+	user := <-userCh
+	if err := firstErr(user.err, cerr); err != nil {
+		return domain.Caller{}, err
+	}
+	return domain.Authorize(cred, known, user.lock, customer)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // MeterLog is where consumption is recorded (package meterlog implements it).
 type MeterLog interface {
@@ -35,9 +96,6 @@ type MeterLog interface {
 	Usage(ctx context.Context, customerID string) (domain.Usage, error)
 }
 
-// ErrIdempotencyKeyReused: the request id was already used for a different request.
-var ErrIdempotencyKeyReused = errors.New("the idempotency key was already used for a different request")
-
 // ForecastAnswer is the body of a forecast response.
 type ForecastAnswer struct {
 	Forecast []float64 `json:"forecast"`
@@ -48,12 +106,13 @@ type Forecasting struct {
 	Meter MeterLog
 	// Unmetered skips recording: only for measuring the cost of metering (benchmarks).
 	Unmetered bool
-	Now       func() time.Time
+	Now       func() time.Time // the context's clock (required)
 }
 
 // Forecast answers req for caller under requestID. The consumption (one unit per forecast
 // point) is durably recorded before the answer is returned; a repeated request id returns the
-// first answer (replayed true) and records nothing more. The answer is the JSON body to send.
+// first answer (replayed true) and records nothing more; the same id for another request is
+// blocks.ErrKeyReused. The answer is the JSON body to send.
 func (f Forecasting) Forecast(ctx context.Context, caller domain.Caller, requestID string, req domain.ForecastRequest) (answer []byte, replayed bool, err error) {
 	body, err := json.Marshal(ForecastAnswer{Forecast: domain.Forecast(req.Series, req.Horizon)})
 	if err != nil {
@@ -62,20 +121,16 @@ func (f Forecasting) Forecast(ctx context.Context, caller domain.Caller, request
 	if f.Unmetered {
 		return body, false, nil
 	}
-	now := time.Now
-	if f.Now != nil {
-		now = f.Now
-	}
 	fingerprint := Fingerprint(req)
 	stored, fresh, err := f.Meter.Record(ctx, domain.MeterEntry{
 		CustomerID: caller.CustomerID, RequestID: requestID, UserID: caller.UserID, KeyID: caller.KeyID,
-		Units: req.Units(), RecordedAt: now(), RequestHash: fingerprint, Response: body,
+		Units: req.Units(), RecordedAt: f.Now(), RequestHash: fingerprint, Response: body,
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	if stored.RequestHash != fingerprint {
-		return nil, false, ErrIdempotencyKeyReused
+		return nil, false, blocks.ErrKeyReused
 	}
 	return stored.Response, !fresh, nil
 }

@@ -9,7 +9,22 @@ import (
 	"meterline/functions/cloudapi/contracts"
 	"meterline/functions/cloudapi/domain"
 	"meterline/shared/eventstore"
+	"meterline/shared/eventstore/outbox"
 )
+
+// The tasks of the Cloud API, each safe to repeat and to overlap with itself: UsageReporter
+// (timer UsageReporting) and OutboxSweep.
+
+// OutboxSweep is the OutboxSweep task: it republishes the usage reports that a crash or a failed
+// publication left in the outbox. With no outbox (the events stay in the store) it does nothing.
+func OutboxSweep(d *outbox.Dispatcher) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if d == nil {
+			return nil
+		}
+		return d.RunSweep(ctx)
+	}
+}
 
 // UsageReporter is the usage reporting task: it turns recorded, unreported consumption into
 // cloudapi.UsageReported events, at most domain.MaxRequestsPerReport requests per report.
@@ -34,7 +49,7 @@ type UsageReporter struct {
 	// FlushPending publishes what a stream still has pending (the outbox dispatcher's
 	// AfterNoChange); optional. A report found already stored may not have gone out yet.
 	FlushPending func(ctx context.Context, stream string)
-	Now          func() time.Time
+	Now          func() time.Time // the context's clock (required)
 }
 
 // Run reports every customer's unreported consumption. It carries on past a failing customer
@@ -89,13 +104,9 @@ func (u UsageReporter) ReportCustomer(ctx context.Context, customerID string) er
 
 // publish appends the report's event (idempotently) and marks the report reported.
 func (u UsageReporter) publish(ctx context.Context, r domain.Report) error {
-	now := time.Now
-	if u.Now != nil {
-		now = u.Now
-	}
 	stream := contracts.UsageStream(r.CustomerID)
 	ctx = eventstore.WithCommandID(ctx, r.ReportID) // event id = EventID(reportId, stream, 0)
-	events, err := u.Events.NewEvents(ctx, contracts.Source, stream, now(), contracts.UsageReported{
+	events, err := u.Events.NewEvents(ctx, contracts.Source, stream, u.Now(), contracts.UsageReported{
 		ReportID: r.ReportID, CustomerID: r.CustomerID, Units: r.Units, Requests: r.Requests,
 		PeriodFrom: r.PeriodFrom.UTC(), PeriodTo: r.PeriodTo.UTC(),
 	})

@@ -8,17 +8,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"meterline/functions/product/domain"
+	"meterline/shared/fault"
 )
 
 // Session refusals.
 var (
-	ErrNoSession = errors.New("product: not signed in")
-	// ErrTooManyAttempts: too many failed sign-ins for the email; see TooManyAttemptsError.
+	ErrNoSession = fault.New(fault.Unauthorized, "not_signed_in", "sign in first")
+	// ErrTooManyAttempts: too many failed sign-ins for the email; see TooManyAttemptsError. It
+	// is no fault: its answer, 429 with Retry-After, has no fault kind.
 	ErrTooManyAttempts = errors.New("product: too many failed sign-ins")
 )
 
@@ -66,7 +69,7 @@ type Sessions struct {
 	TTL           time.Duration    // default DefaultSessionTTL
 	MaxFailures   int              // default DefaultMaxFailures
 	FailureWindow time.Duration    // default DefaultFailureWindow
-	Now           func() time.Time // default time.Now
+	Now           func() time.Time // the context's clock (required)
 }
 
 // dummyHash is compared against when the email is unknown, so that an unknown email takes
@@ -74,8 +77,8 @@ type Sessions struct {
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("meterline-no-such-user"), bcrypt.DefaultCost)
 
 // SignIn checks email and password and opens a session. It returns the session token (for the
-// cookie) and the session; errors: domain.ErrBadCredentials, domain.ErrUserLocked,
-// *TooManyAttemptsError, or a storage error.
+// cookie) and the session; errors: the faults domain.ErrBadCredentials and
+// domain.ErrUserLocked, *TooManyAttemptsError, or a storage error.
 func (s Sessions) SignIn(ctx context.Context, email, password string) (string, Session, error) {
 	email = domain.NormalizeEmail(email)
 	now := s.now()
@@ -203,12 +206,7 @@ func tokenKey(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s Sessions) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s Sessions) now() time.Time { return s.Now().UTC() }
 
 func (s Sessions) ttl() time.Duration {
 	if s.TTL > 0 {
@@ -224,9 +222,11 @@ func (s Sessions) maxFailures() int {
 	return DefaultMaxFailures
 }
 
-func (s Sessions) window() time.Duration {
-	if s.FailureWindow > 0 {
-		return s.FailureWindow
+func (s Sessions) window() time.Duration { return failureWindow(s.FailureWindow) }
+
+func failureWindow(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
 	return DefaultFailureWindow
 }
@@ -238,4 +238,70 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// Portal answers what a signed-in user sees, from the portal's own views only.
+type Portal struct{ Views Views }
+
+// Me is GET /api/product/me.
+type Me struct {
+	Email       string           `json:"email"`
+	UserID      string           `json:"userId"`
+	CustomerID  string           `json:"customerId"`
+	Name        string           `json:"name"`
+	Plan        string           `json:"plan"`
+	Balance     int64            `json:"balance"` // minor units
+	Currency    string           `json:"currency"`
+	CreditLimit int64            `json:"creditLimit"`
+	Status      string           `json:"status"` // "active" | "locked"
+	Payments    int64            `json:"payments"`
+	Invoices    []domain.Invoice `json:"invoices"`
+	Billed      []MonthBilled    `json:"billed"` // newest month first
+	Usage       UsageView        `json:"usage"`
+}
+
+// MonthBilled is one month's billed consumption and charges.
+type MonthBilled struct {
+	Month string `json:"month"`
+	domain.Billed
+}
+
+// UsageView is the Cloud API consumption: Reported as the Cloud API reported it, Billed as
+// Subscriptions billed it (the two differ while a report is in flight).
+type UsageView struct {
+	Reported     int64             `json:"reported"` // units
+	Requests     int64             `json:"requests"`
+	Reports      int64             `json:"reports"`
+	ReportedTill *time.Time        `json:"reportedTill,omitempty"`
+	Billed       int64             `json:"billed"` // units billed, all months
+	Daily        []domain.DayUsage `json:"daily"`  // oldest first
+}
+
+// Me reads the session's account and usage.
+func (p Portal) Me(ctx context.Context, s Session) (Me, error) {
+	account, _, err := p.Views.Accounts.Get(ctx, s.CustomerID)
+	if err != nil {
+		return Me{}, err
+	}
+	usage, _, err := p.Views.Usage.Get(ctx, s.CustomerID)
+	if err != nil {
+		return Me{}, err
+	}
+	me := Me{
+		Email: s.Email, UserID: s.UserID, CustomerID: s.CustomerID,
+		Name: account.Name, Plan: account.Plan, Balance: account.Balance, Currency: account.Currency,
+		CreditLimit: account.CreditLimit, Status: account.StatusOrActive(), Payments: account.Payments,
+		Invoices: account.IssuedInvoices(), Billed: []MonthBilled{},
+		Usage: UsageView{Reported: usage.Units, Requests: usage.Requests, Reports: usage.Reports, Daily: usage.Days()},
+	}
+	if !usage.ReportedTill.IsZero() {
+		t := usage.ReportedTill
+		me.Usage.ReportedTill = &t
+	}
+	for month, b := range account.Billed {
+		me.Billed = append(me.Billed, MonthBilled{Month: month, Billed: *b})
+		me.Usage.Billed += b.Units
+	}
+	sort.Slice(me.Billed, func(i, j int) bool { return me.Billed[i].Month > me.Billed[j].Month })
+	return me, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
+
+	"meterline/shared/funcapp"
+	"meterline/shared/views"
 )
 
 // SessionSweeper is the portal's task: it deletes the sessions past their expiry and the
@@ -15,29 +17,24 @@ import (
 type SessionSweeper struct {
 	Views         Views
 	FailureWindow time.Duration    // as Sessions.FailureWindow; default DefaultFailureWindow
-	Now           func() time.Time // default time.Now
-	Log           *slog.Logger     // default slog.Default()
+	Now           func() time.Time // the context's clock (required)
 }
 
 // Run sweeps both collections. It carries on past a failing document and returns the errors
 // joined.
 func (s SessionSweeper) Run(ctx context.Context) error {
-	now := Sessions{Now: s.Now}.now()
-	window := Sessions{FailureWindow: s.FailureWindow}.window()
+	now := s.Now().UTC()
+	window := failureWindow(s.FailureWindow)
 	sessions, err := sweep(ctx, s.Views.Sessions, func(d Session) bool { return !now.Before(d.ExpiresAt) })
 	// A failure recorded between the listing and the delete is lost with the record: one more
 	// attempt for that email, at worst, once per sweep.
 	throttles, terr := sweep(ctx, s.Views.Attempts, func(a SignInAttempts) bool { return !now.Before(a.WindowStart.Add(window)) })
-	log := s.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	log.InfoContext(ctx, "session sweep", "sessionsDeleted", sessions, "throttlesDeleted", throttles)
+	funcapp.Logger(ctx).InfoContext(ctx, "session sweep", "sessionsDeleted", sessions, "throttlesDeleted", throttles)
 	return errors.Join(err, terr)
 }
 
 // sweep deletes the documents of docs that ended says are over and returns how many it deleted.
-func sweep[T any](ctx context.Context, docs Docs[T], ended func(T) bool) (int, error) {
+func sweep[T any](ctx context.Context, docs *views.Docs[T], ended func(T) bool) (int, error) {
 	entries, err := docs.Entries(ctx)
 	if err != nil {
 		return 0, err

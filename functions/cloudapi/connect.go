@@ -29,6 +29,13 @@ const (
 	AccessCacheTTLSetting = "CloudApiAccessCacheTTL" // optional, e.g. "500ms"; "0s" or negative turns it off
 )
 
+// App settings the Functions host resolves for the timers ("%Setting%" in their schedules):
+// NCRONTAB, "0 * * * * *" (every minute) unless there is a reason to run more or less often.
+const (
+	SettingUsageReportSchedule = "UsageReportSchedule"
+	SettingOutboxSweepSchedule = "OutboxSweepSchedule"
+)
+
 // Storage names of the Cloud API: its own tables and container, shared with no other context.
 const (
 	ViewsTable      = "cloudapiviews"

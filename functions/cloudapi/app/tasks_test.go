@@ -97,7 +97,7 @@ func TestUsageReporterReportsEverythingOnce(t *testing.T) {
 	meter(t, log, "c1", 150, 2, t0) // more than one report's worth
 	meter(t, log, "c2", 3, 10, t0)
 	var dispatched []eventstore.Event
-	rep := app.UsageReporter{Meter: log, Store: store, Events: reg,
+	rep := app.UsageReporter{Meter: log, Store: store, Events: reg, Now: time.Now,
 		Dispatch: func(_ context.Context, ev []eventstore.Event) { dispatched = append(dispatched, ev...) }}
 	for range 2 { // a second run finds nothing to report
 		if err := rep.Run(ctx); err != nil {
@@ -139,7 +139,7 @@ func TestUsageReporterPublishesWhatACrashLeftUnpublished(t *testing.T) {
 	cm := &crashingMeter{MeterLog: log, crashes: 1} // crashes at mark, after the append
 	pub := &recordingPublisher{}
 	dispatcher := &outbox.Dispatcher{Outbox: mem, Publisher: pub}
-	rep := app.UsageReporter{Meter: cm, Store: mem, Events: reg} // the crash comes before any publication
+	rep := app.UsageReporter{Meter: cm, Store: mem, Events: reg, Now: time.Now} // the crash comes before any publication
 	meter(t, log, "c1", 4, 3, t0)
 	if err := rep.Run(ctx); !errors.Is(err, errCrash) {
 		t.Fatalf("first run: %v, want the crash", err)
@@ -185,7 +185,7 @@ func TestUsageReporterCrashNeverDoubleBills(t *testing.T) {
 			} else {
 				cs.crashes = 1
 			}
-			rep := app.UsageReporter{Meter: cm, Store: cs, Events: reg}
+			rep := app.UsageReporter{Meter: cm, Store: cs, Events: reg, Now: time.Now}
 			meter(t, log, "c1", 4, 3, t0)
 			if err := rep.Run(ctx); !errors.Is(err, errCrash) {
 				t.Fatalf("first run: %v, want the crash", err)

@@ -55,7 +55,7 @@ func Open(ctx context.Context, tables *aztables.ServiceClient) (Deps, error) {
 
 // Connect builds Deps from the app settings: AzureWebJobsStorage (required: the views),
 // ProductSecureCookie and ProductSessionTTL (optional). The portal publishes nothing, so it
-// needs no Service Bus connection of its own (its receptors' triggers use the host's).
+// needs no Service Bus connection of its own (its projections' triggers use the host's).
 // Error messages never repeat a connection string.
 func Connect(ctx context.Context, setting func(name string) string) (Deps, error) {
 	tables, err := connect.Tables(setting, StorageSetting) // parses only: connects to nothing yet
