@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"meterline/functions/cloudapi/domain"
+	"meterline/shared/tablekit"
 )
 
 // Table is the meter log on Azure Table Storage (see the package comment for the layout).
@@ -29,10 +29,11 @@ type Table struct {
 
 // NewTable opens (creating it if needed) the table name of the storage account behind svc.
 func NewTable(ctx context.Context, svc *aztables.ServiceClient, name string) (*Table, error) {
-	if _, err := svc.CreateTable(ctx, name, nil); err != nil && !hasCode(err, aztables.TableAlreadyExists) {
+	client, err := tablekit.CreateTable(ctx, svc, name)
+	if err != nil {
 		return nil, fmt.Errorf("meterlog: create table %s: %w", name, err)
 	}
-	return &Table{client: svc.NewClient(name)}, nil
+	return &Table{client: client}, nil
 }
 
 const (
@@ -281,7 +282,7 @@ func (t *Table) Usage(ctx context.Context, customerID string) (domain.Usage, err
 
 func (t *Table) get(ctx context.Context, pk, rk string) (entity, bool, error) {
 	resp, err := t.client.GetEntity(ctx, pk, rk, nil)
-	if hasCode(err, aztables.ResourceNotFound) {
+	if tablekit.HasCode(err, aztables.ResourceNotFound) {
 		return entity{}, false, nil
 	}
 	if err != nil {
@@ -317,25 +318,15 @@ func (t *Table) list(ctx context.Context, filter string, limit int, fields ...st
 // rangeFilter selects the rows of partition pk whose RowKey starts with prefix.
 func rangeFilter(pk, prefix string) string {
 	end := prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]+1)
-	return fmt.Sprintf("PartitionKey eq '%s' and RowKey ge '%s' and RowKey lt '%s'", quote(pk), prefix, end)
+	return fmt.Sprintf("PartitionKey eq %s and RowKey ge %s and RowKey lt %s", tablekit.Quote(pk), tablekit.Quote(prefix), tablekit.Quote(end))
 }
 
-func quote(s string) string { return strings.ReplaceAll(s, "'", "''") }
-func ptr[T any](v T) *T     { return &v }
-
-func hasCode(err error, code aztables.TableErrorCode) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.ErrorCode == string(code)
-}
+func ptr[T any](v T) *T { return &v }
 
 // isBatchRefusal: the service refused the transaction (a precondition or conflict inside it),
 // as opposed to a transport or server failure.
 func isBatchRefusal(err error) bool {
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) {
-		return false
-	}
-	switch re.StatusCode {
+	switch tablekit.Status(err) {
 	case http.StatusAccepted, http.StatusConflict, http.StatusPreconditionFailed, http.StatusNotFound, http.StatusBadRequest:
 		return true
 	}
