@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
@@ -32,7 +34,7 @@ func azureDeps(t testing.TB, inst *azurite.Instance, pub *publisher) cloudapi.De
 
 func TestConnectFromAppSettings(t *testing.T) {
 	ctx := context.Background()
-	inst := azurite.ForTest(t)
+	inst := azuritetest.Start(t)
 	settings := map[string]string{
 		"AzureWebJobsStorage":  inst.ConnectionString(),
 		"ServiceBusConnection": "Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=not-a-secret;UseDevelopmentEmulator=true;",

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
 )
 
 // result of one benchmark mode, kept to print the ratio after both ran.
@@ -23,7 +23,7 @@ type throughput struct {
 // funcapp's handler over loopback HTTP, against Azurite-backed stores, with metering off and on
 // in the same run, 16 concurrent clients (the host's maxConcurrentCalls).
 func BenchmarkForecastMetering(b *testing.B) {
-	inst := azurite.ForTest(b)
+	inst := azuritetest.Start(b)
 	pub := &publisher{}
 	metered := azureDeps(b, inst, pub)
 	unmetered := metered

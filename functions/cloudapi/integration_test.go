@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/contracts"
 	"meterline/functions/cloudapi/domain"
 	subs "meterline/functions/subscriptions/contracts"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 )
 
@@ -33,7 +34,7 @@ func (f *failingMark) MarkReported(ctx context.Context, r domain.Report) error {
 // between append and mark, publication through the outbox.
 func TestCloudAPIOnAzurite(t *testing.T) {
 	ctx := context.Background()
-	inst := azurite.ForTest(t)
+	inst := azuritetest.Start(t)
 	pub := &publisher{}
 	deps := azureDeps(t, inst, pub)
 	deps.AccessCacheTTL = -1 // this test checks each replicated change at once

@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"meterline/functions/product"
 	"meterline/functions/product/app"
-	"meterline/shared/azurite"
 	viewtables "meterline/shared/views/tablestore"
 )
 
@@ -36,7 +37,7 @@ func TestConnectNamesBadSettings(t *testing.T) {
 // through the unmodified Azure SDK: sign-in, refusals, throttling, and replicated views under
 // redelivery and reordering.
 func TestPortalOnAzurite(t *testing.T) {
-	inst := azurite.ForTest(t)
+	inst := azuritetest.Start(t)
 	tables, err := aztables.NewServiceClientFromConnectionString(inst.ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/functions/subscriptions"
 	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/contracts"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	evtables "meterline/shared/eventstore/tablestore"
 	viewsmem "meterline/shared/views/memstore"
@@ -20,7 +21,7 @@ import (
 // snapshots yet). Reported as ms per report at several stream lengths.
 func BenchmarkUsageOnLongStreamAzurite(b *testing.B) {
 	ctx := context.Background()
-	az := azurite.ForTest(b)
+	az := azuritetest.Start(b)
 	store, err := evtables.NewFromConnectionString(ctx, az.ConnectionString(), &evtables.Options{Table: "benchEvents"})
 	if err != nil {
 		b.Fatal(err)

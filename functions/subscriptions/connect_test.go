@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"meterline/functions/subscriptions"
 	"meterline/functions/subscriptions/contracts"
 	emulator "meterline/infra/servicebus-emulator"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 )
 
@@ -28,7 +29,7 @@ func TestConnectNeedsBothConnections(t *testing.T) {
 func TestConnectedAppPublishesToItsTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	az := azurite.ForTest(t)
+	az := azuritetest.Start(t)
 	sb := emulator.ForTest(t, nil)
 	settings := map[string]string{"AzureWebJobsStorage": az.ConnectionString(), "ServiceBusConnection": sb.ConnectionString()}
 	deps, err := subscriptions.Connect(ctx, func(n string) string { return settings[n] })

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"meterline/functions/subscriptions/contracts"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	evtables "meterline/shared/eventstore/tablestore"
 	"meterline/shared/views"
@@ -44,7 +45,7 @@ func expectHandled(t *testing.T, res response) {
 // custom-handler surface the Functions host talks to: HTTP, Service Bus and timer invocations.
 func TestSubscriptionsOnAzurite(t *testing.T) {
 	ctx := context.Background()
-	az := azurite.ForTest(t)
+	az := azuritetest.Start(t)
 	store, err := evtables.NewFromConnectionString(ctx, az.ConnectionString(), &evtables.Options{Table: "subscriptionsEvents"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/tablestore"
 )
@@ -18,7 +19,7 @@ import (
 //	go test ./shared/aggregate/ -run '^$' -bench ExecuteOn5000 -benchtime 20x
 func BenchmarkExecuteOn5000EventStreamAzurite(b *testing.B) {
 	ctx := context.Background()
-	store, err := tablestore.NewFromConnectionString(ctx, azurite.ForTest(b).ConnectionString(), nil)
+	store, err := tablestore.NewFromConnectionString(ctx, azuritetest.Start(b).ConnectionString(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/eventstore/outbox"
@@ -49,7 +50,7 @@ func TestRetryAfterCrashBeforePublishFlushesTheStream(t *testing.T) {
 	stores := map[string]func(t *testing.T) outboxStore{
 		"memstore": func(*testing.T) outboxStore { return memstore.New() },
 		"tablestore": func(t *testing.T) outboxStore {
-			s, err := tablestore.NewFromConnectionString(context.Background(), azurite.ForTest(t).ConnectionString(), nil)
+			s, err := tablestore.NewFromConnectionString(context.Background(), azuritetest.Start(t).ConnectionString(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

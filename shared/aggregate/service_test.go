@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/shared/aggregate"
 	"meterline/shared/aggregate/aggregatetest"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/eventstore/tablestore"
@@ -217,7 +218,7 @@ func TestLoadFailsOnUnknownEventType(t *testing.T) {
 // Concurrent commands on one aggregate in Table Storage: every credit lands exactly once.
 func TestConcurrentExecuteOnTableStorage(t *testing.T) {
 	ctx := context.Background()
-	store, err := tablestore.NewFromConnectionString(ctx, azurite.ForTest(t).ConnectionString(), nil)
+	store, err := tablestore.NewFromConnectionString(ctx, azuritetest.Start(t).ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

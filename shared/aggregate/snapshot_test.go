@@ -11,8 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/shared/aggregate"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/eventstore/tablestore"
@@ -425,7 +426,7 @@ func sameWallet(a, b *wallet) bool {
 // the snapshot plus tail equals the replay.
 func TestConcurrentExecuteWithSnapshotsOnTableStorage(t *testing.T) {
 	ctx := context.Background()
-	store, err := tablestore.NewFromConnectionString(ctx, azurite.ForTest(t).ConnectionString(), nil)
+	store, err := tablestore.NewFromConnectionString(ctx, azuritetest.Start(t).ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

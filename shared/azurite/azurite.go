@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"meterline/shared/nodejs"
@@ -205,16 +204,4 @@ func (i *Instance) Stop() {
 			<-i.done
 		}
 	})
-}
-
-// ForTest starts an in-memory instance for t and stops it when t ends. It fails the
-// test (never skips) when Azurite cannot start: integration tests must really run.
-func ForTest(t testing.TB) *Instance {
-	t.Helper()
-	inst, err := Start(context.Background(), Options{})
-	if err != nil {
-		t.Fatalf("azurite: %v", err)
-	}
-	t.Cleanup(inst.Stop)
-	return inst
 }

@@ -4,15 +4,15 @@ import (
 	"context"
 	"testing"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-
-	"meterline/shared/azurite"
 )
 
 // Both SDKs accept the connection string and reach their service.
 func TestStartServesTablesAndBlobs(t *testing.T) {
-	inst := azurite.ForTest(t)
+	inst := azuritetest.Start(t)
 	ctx := context.Background()
 
 	tables, err := aztables.NewServiceClientFromConnectionString(inst.ConnectionString(), nil)

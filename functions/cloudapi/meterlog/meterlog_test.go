@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"meterline/functions/cloudapi/app"
 	"meterline/functions/cloudapi/domain"
 	"meterline/functions/cloudapi/meterlog"
-	"meterline/shared/azurite"
 )
 
 // Both implementations pass the same suite, against the interface the app declares.
@@ -22,7 +23,7 @@ func TestMemory(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	inst := azurite.ForTest(t)
+	inst := azuritetest.Start(t)
 	svc, err := aztables.NewServiceClientFromConnectionString(inst.ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)

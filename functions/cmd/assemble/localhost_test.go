@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/functions/internal/demo"
 	"meterline/infra/funchost"
 	"meterline/shared/azurite"
@@ -33,7 +35,7 @@ func TestAssembledAppRunsOnTheLocalHost(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build demo handler: %v\n%s", err, out)
 	}
-	storage := azurite.ForTest(t)
+	storage := azuritetest.Start(t)
 
 	for _, forwarding := range []bool{true, false} {
 		name := map[bool]string{true: "forwarding", false: "json-mode"}[forwarding]

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"meterline/infra/servicebus-emulator"
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
+
+	emulator "meterline/infra/servicebus-emulator"
 )
 
 // TestHandlerProcessStartsAndStops runs the built handler as the host does: it must answer the
@@ -31,7 +32,7 @@ func TestHandlerProcessStartsAndStops(t *testing.T) {
 	ln.Close()
 
 	// The contexts connect to their storage account and Service Bus namespace at start-up.
-	storage := azurite.ForTest(t)
+	storage := azuritetest.Start(t)
 	bus := emulator.ForTest(t, nil)
 	cmd := exec.Command(bin, "-app", "all")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port), "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=test",

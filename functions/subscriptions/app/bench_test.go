@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/functions/subscriptions/app"
 	"meterline/functions/subscriptions/contracts"
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 	evtables "meterline/shared/eventstore/tablestore"
 )
@@ -21,7 +22,7 @@ import (
 //	go test ./functions/subscriptions/app/ -run '^$' -bench SteadyState -benchtime 50x
 func BenchmarkUsageReportSteadyStateAzurite(b *testing.B) {
 	ctx := context.Background()
-	store, err := evtables.NewFromConnectionString(ctx, azurite.ForTest(b).ConnectionString(), &evtables.Options{Table: "benchEvents"})
+	store, err := evtables.NewFromConnectionString(ctx, azuritetest.Start(b).ConnectionString(), &evtables.Options{Table: "benchEvents"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
+
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/eventstoretest"
 	"meterline/shared/eventstore/memstore"
@@ -89,7 +90,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) eventstoretest.Store {
 	return map[string]func(t *testing.T) eventstoretest.Store{
 		"memstore": func(t *testing.T) eventstoretest.Store { return memstore.New() },
 		"tablestore": func(t *testing.T) eventstoretest.Store {
-			s, err := tablestore.NewFromConnectionString(context.Background(), azurite.ForTest(t).ConnectionString(), nil)
+			s, err := tablestore.NewFromConnectionString(context.Background(), azuritetest.Start(t).ConnectionString(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"meterline/shared/azurite"
 	"meterline/shared/eventstore"
 )
 
@@ -26,7 +27,7 @@ type benchEnv struct {
 }
 
 func newBenchEnv(b *testing.B) benchEnv {
-	inst := azurite.ForTest(b)
+	inst := azuritetest.Start(b)
 	s, err := NewFromConnectionString(context.Background(), inst.ConnectionString(), &Options{Table: "bench"})
 	if err != nil {
 		b.Fatal(err)

@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"meterline/shared/azurite"
 	"meterline/shared/views"
 	"meterline/shared/views/tablestore"
 	"meterline/shared/views/viewstest"
@@ -30,7 +31,7 @@ func TestConformance(t *testing.T) {
 
 func serviceClient(t testing.TB) *aztables.ServiceClient {
 	t.Helper()
-	az := azurite.ForTest(t)
+	az := azuritetest.Start(t)
 	service, err := aztables.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)
