@@ -18,14 +18,7 @@ import (
 // armTemplate is the generated template, decoded.
 func armTemplate(t *testing.T) (map[string]any, []map[string]any) {
 	t.Helper()
-	root, err := azurite.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := generate(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files, _ := generated(t)
 	var tmpl map[string]any
 	if err := json.Unmarshal(files[AzureTemplate], &tmpl); err != nil {
 		t.Fatalf("not JSON: %v", err)

@@ -10,9 +10,9 @@ import (
 	"meterline/shared/azurite"
 )
 
-// TestGeneratedFilesAreCommitted fails when a registration changed the topology and the files
-// it generates were not regenerated (make topology), or when someone edited them by hand.
-func TestGeneratedFilesAreCommitted(t *testing.T) {
+// generated is what the registrations make now, and the repository root.
+func generated(t *testing.T) (map[string][]byte, string) {
+	t.Helper()
 	root, err := azurite.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -21,6 +21,13 @@ func TestGeneratedFilesAreCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return files, root
+}
+
+// TestGeneratedFilesAreCommitted fails when a registration changed the topology and the files
+// it generates were not regenerated (make topology), or when someone edited them by hand.
+func TestGeneratedFilesAreCommitted(t *testing.T) {
+	files, root := generated(t)
 	for path, want := range files {
 		got, err := os.ReadFile(filepath.Join(root, path))
 		if err != nil {
@@ -34,14 +41,7 @@ func TestGeneratedFilesAreCommitted(t *testing.T) {
 
 // The emulator accepts the generated configuration as the official emulator's schema defines it.
 func TestEmulatorConfigIsValid(t *testing.T) {
-	root, err := azurite.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := generate(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files, _ := generated(t)
 	cfg, err := config.Parse(files[EmulatorConfig])
 	if err != nil {
 		t.Fatal(err)
