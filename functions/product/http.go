@@ -28,9 +28,30 @@ const (
 )
 
 // endpoint is one of the portal's HTTP endpoints. They are anonymous to the Functions host: the
-// portal authenticates its users itself, with the session cookie.
+// portal authenticates its users itself, with the session cookie. A state-changing one is also
+// refused to other sites' pages (CSRF): the cookie is SameSite=Strict, and the request must come
+// from the portal's own origin (Go's cross-origin protection: Sec-Fetch-Site, else Origin
+// against Host; a request that has neither is not from a browser, so it cannot be forged by one).
 func endpoint(name, method, path string, handle func(w http.ResponseWriter, r *http.Request) error) blocks.Endpoint {
+	if method != http.MethodGet && method != http.MethodHead {
+		handle = sameOrigin(handle)
+	}
 	return blocks.Endpoint{Name: name, Method: method, Route: "product/" + path, Auth: "anonymous", Handle: handle}
+}
+
+// crossOrigin decides which requests come from another site.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// ErrCrossOrigin answers a state-changing request from another site's page.
+var ErrCrossOrigin = fault.New(fault.Forbidden, "cross_origin", "this request must come from the portal's own pages")
+
+func sameOrigin(handle func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := crossOrigin.Check(r); err != nil {
+			return ErrCrossOrigin
+		}
+		return handle(w, r)
+	}
 }
 
 type portal struct {

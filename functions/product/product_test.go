@@ -169,11 +169,14 @@ type reply struct {
 	raw    []byte
 }
 
-func (b *browser) do(method, path, body string) reply {
+func (b *browser) do(method, path, body string, header ...string) reply {
 	b.t.Helper()
 	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -601,5 +604,38 @@ func TestSessionTokenIsStoredOnlyAsAHash(t *testing.T) {
 	sum := sha256.Sum256([]byte(token))
 	if docs[0].Key != hex.EncodeToString(sum[:]) || strings.Contains(string(docs[0].Data), token) || strings.Contains(docs[0].Key, token) {
 		t.Fatalf("stored session %s = %s must be keyed by the token's hash and not hold the token", docs[0].Key, docs[0].Data)
+	}
+}
+
+// CSRF (issue 9): another site's page cannot make a signed-in browser change anything; the
+// portal's own pages can, and so can a client that is not a browser (it has no victim's cookie).
+func TestStateChangingRequestsFromOtherSitesAreRefused(t *testing.T) {
+	w := newPortalWorld(t, memoryViews())
+	w.seedCustomer("c1", "u1", "ann@example.com", "correct horse")
+	b := w.browser()
+	body := `{"email":"ann@example.com","password":"correct horse"}`
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Origin", "https://evil.example"},
+		{"Sec-Fetch-Site", "same-site", "Origin", "https://sub.example"},
+	} {
+		if r := b.do("POST", "/api/product/signin", body, h...); r.status != 403 || r.body["error"] != "cross_origin" {
+			t.Errorf("sign-in with %v: %d %s, want 403 cross_origin", h, r.status, r.raw)
+		}
+	}
+	if r := b.do("GET", "/api/product/me", ""); r.status != 401 {
+		t.Fatalf("a refused sign-in opened a session: %d", r.status)
+	}
+	if r := b.do("POST", "/api/product/signin", body, "Sec-Fetch-Site", "same-origin"); r.status != 200 {
+		t.Fatalf("sign-in from the portal's own page: %d %s", r.status, r.raw)
+	}
+	if r := b.do("POST", "/api/product/signout", "", "Sec-Fetch-Site", "cross-site"); r.status != 403 {
+		t.Fatalf("a cross-site sign-out: %d, want 403", r.status)
+	}
+	if r := b.do("GET", "/api/product/me", "", "Sec-Fetch-Site", "cross-site"); r.status != 200 {
+		t.Fatalf("reads are not state-changing: me from a cross-site request answered %d", r.status)
+	}
+	if r := b.do("POST", "/api/product/signout", ""); r.status >= 300 {
+		t.Fatalf("a sign-out from a client that is not a browser: %d", r.status)
 	}
 }

@@ -496,3 +496,20 @@ func TestAnInvalidReminderPeriodFailsAtStartUp(t *testing.T) {
 	subscriptions.New(subscriptions.Deps{Store: memstore.New(), Views: viewsmem.New(),
 		Setting: func(n string) string { return map[string]string{"InvoiceReminderPeriod": "fortnight"}[n] }})
 }
+
+// The back office is not open to anyone: every endpoint but the public plans list needs a
+// function key at the host (issue 9).
+func TestBackOfficeEndpointsNeedAFunctionKey(t *testing.T) {
+	for _, f := range subscriptions.New(subscriptions.InMemoryDeps()).Functions() {
+		if f.HTTP == nil {
+			continue
+		}
+		want := "function"
+		if f.Name == "ListPlans" {
+			want = "anonymous"
+		}
+		if f.HTTP.AuthLevel != want {
+			t.Errorf("%s: authLevel %q, want %q", f.Name, f.HTTP.AuthLevel, want)
+		}
+	}
+}

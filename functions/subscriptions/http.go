@@ -19,8 +19,14 @@ type api struct {
 	keys blocks.Idempotency
 }
 
+// endpoint is a back-office operation: the host lets only callers with a function key in (the
+// back office, service to service); the public plans list is the one exception.
 func (a *api) endpoint(name, method, path string, handle func(w http.ResponseWriter, r *http.Request) error) blocks.Endpoint {
-	return blocks.Endpoint{Name: name, Method: method, Route: "subscriptions/" + path, Auth: "anonymous", Handle: handle}
+	auth := "function"
+	if name == "ListPlans" {
+		auth = "anonymous"
+	}
+	return blocks.Endpoint{Name: name, Method: method, Route: "subscriptions/" + path, Auth: auth, Handle: handle}
 }
 
 func (a *api) listPlans(w http.ResponseWriter, r *http.Request) error {
