@@ -98,7 +98,7 @@ func (hs *harness) do(method, path, body string, header ...string) response {
 	w := httptest.NewRecorder()
 	hs.h.ServeHTTP(w, r)
 	res := response{status: w.Code, raw: w.Body.String()}
-	if strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+	if ct := w.Header().Get("Content-Type"); strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/problem+json") {
 		if err := json.Unmarshal(w.Body.Bytes(), &res.body); err != nil {
 			hs.t.Fatalf("%s %s: response is not a JSON object: %s", method, path, res.raw)
 		}

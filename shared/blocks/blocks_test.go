@@ -316,7 +316,7 @@ func TestWriteErrorMapsEveryFaultKind(t *testing.T) {
 	} {
 		w := httptest.NewRecorder()
 		blocks.WriteError(w, httptest.NewRequest("GET", "/", nil), &fault.Error{Kind: kind, Code: "some_code", Message: "m"})
-		var body funcapp.ErrorBody
+		var body funcapp.Problem
 		json.Unmarshal(w.Body.Bytes(), &body)
 		if w.Code != want || body.Error != "some_code" {
 			t.Errorf("%v: %d %+v; want %d", kind, w.Code, body, want)
@@ -326,5 +326,20 @@ func TestWriteErrorMapsEveryFaultKind(t *testing.T) {
 	blocks.WriteError(w, httptest.NewRequest("GET", "/", nil), errors.New("disk on fire"))
 	if w.Code != 500 || strings.Contains(w.Body.String(), "disk") {
 		t.Errorf("an internal error: %d %s; want 500 without details", w.Code, w.Body)
+	}
+}
+
+// Errors are RFC 9457 problem details, the stable code kept as the "error" member.
+func TestErrorsAreProblemDetails(t *testing.T) {
+	w := httptest.NewRecorder()
+	blocks.WriteError(w, httptest.NewRequest("GET", "/api/things/t1", nil), &fault.Error{Kind: fault.NotFound, Code: "thing_not_found", Message: "no such thing"})
+	var p map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"type": "urn:meterline:problem:thing_not_found", "title": "Not Found", "status": 404.0, "detail": "no such thing",
+		"instance": "/api/things/t1", "error": "thing_not_found", "message": "no such thing"}
+	if w.Header().Get("Content-Type") != "application/problem+json" || fmt.Sprint(p) != fmt.Sprint(want) {
+		t.Fatalf("%s %v\nwant %v", w.Header().Get("Content-Type"), p, want)
 	}
 }

@@ -53,20 +53,21 @@ var status = map[*fault.Kind]int{
 	fault.Unprocessable: http.StatusUnprocessableEntity,
 }
 
-// WriteError answers err: a fault with its kind's status, code and message; a write that lost
-// too many races with 409; anything else is a failure of ours, logged and answered 500
-// without details.
+// WriteError answers err as an RFC 9457 problem (funcapp.Problem): a fault with its kind's
+// status, code and message; a write that lost too many races with 409; anything else is a
+// failure of ours, logged and answered 500 without details.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	instance := r.URL.Path
 	if f, ok := fault.As(err); ok && status[f.Kind] != 0 {
-		funcapp.WriteError(w, status[f.Kind], f.Code, f.Error())
+		funcapp.WriteProblem(w, status[f.Kind], f.Code, f.Error(), instance)
 		return
 	}
 	if errors.Is(err, eventstore.ErrConflict) || errors.Is(err, views.ErrConflict) {
-		funcapp.WriteError(w, http.StatusConflict, "concurrent_update", "the resource changed concurrently too often; retry")
+		funcapp.WriteProblem(w, http.StatusConflict, "concurrent_update", "the resource changed concurrently too often; retry", instance)
 		return
 	}
 	funcapp.Logger(r.Context()).ErrorContext(r.Context(), "request failed", "error", err)
-	funcapp.WriteError(w, http.StatusInternalServerError, "internal", "internal error; please retry later")
+	funcapp.WriteProblem(w, http.StatusInternalServerError, "internal", "internal error; please retry later", instance)
 }
 
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.

@@ -260,7 +260,7 @@ func TestServiceBusFailureAnswersNon2xx(t *testing.T) {
 			if status != http.StatusInternalServerError {
 				t.Fatalf("status %d, want 500: %s", status, out)
 			}
-			var e funcapp.ErrorBody
+			var e funcapp.Problem
 			if err := json.Unmarshal(out, &e); err != nil || e.Error != code {
 				t.Fatalf("error body %s (%v), want code %q", out, err, code)
 			}
@@ -535,7 +535,7 @@ func TestMalformedPayloadsAnswer400(t *testing.T) {
 			t.Run(name+"/"+fn, func(t *testing.T) {
 				f := newFixture(t)
 				status, out := f.invoke(t, fn, readFile(t, file))
-				var e funcapp.ErrorBody
+				var e funcapp.Problem
 				if status != http.StatusBadRequest || json.Unmarshal(out, &e) != nil || e.Error != "invalid_payload" || e.Message == "" {
 					t.Fatalf("status %d body %s, want 400 invalid_payload with a reason", status, out)
 				}

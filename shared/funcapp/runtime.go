@@ -274,13 +274,38 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// ErrorBody is the JSON shape of every error answer.
-type ErrorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
+// ProblemContentType is the media type of every error answer (RFC 9457).
+const ProblemContentType = "application/problem+json"
+
+// Problem is the body of every error answer: an RFC 9457 problem detail. Its type is a URN
+// per stable code (urn:meterline:problem:<code>); the code itself, and the detail once more,
+// stay as the extension members "error" and "message", the shape of earlier answers, so that
+// their clients keep working.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance,omitempty"`
+	Error    string `json:"error"`
+	Message  string `json:"message"`
 }
 
-// WriteError answers {"error": code, "message": message}.
+// ProblemType is the type URI of the problems with code.
+func ProblemType(code string) string { return "urn:meterline:problem:" + code }
+
+// WriteProblem answers status with the problem code and detail; instance is the request's
+// path, or "".
+func WriteProblem(w http.ResponseWriter, status int, code, detail, instance string) {
+	b, _ := json.Marshal(Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status,
+		Detail: detail, Instance: instance, Error: code, Message: detail}) // strings and an int: cannot fail
+	w.Header().Set("Content-Type", ProblemContentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// WriteError answers status with a problem of code and message (no instance).
 func WriteError(w http.ResponseWriter, status int, code, message string) {
-	WriteJSON(w, status, ErrorBody{Error: code, Message: message})
+	WriteProblem(w, status, code, message, "")
 }
