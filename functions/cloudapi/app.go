@@ -32,8 +32,10 @@
 // into events (see app.UsageReporter), which is the only place a stream is appended to.
 //
 // Access: every request reads the replica (key hash -> credential, then user and customer
-// locks); reads are reused for app.DefaultAccessCacheTTL (500 ms), well inside the seed's
-// 1-2 s for a new key or a lock to take effect.
+// locks); reads, a miss included, are reused for app.DefaultAccessCacheTTL (500 ms), so that a
+// flood of one unknown key costs a read per TTL. The projections refresh what they write in
+// this process's cache, so a key that just arrived or a lock takes effect at once here, and
+// within the TTL on other instances: inside the seed's 1-2 s.
 package cloudapi
 
 import (
@@ -93,9 +95,9 @@ func New(deps Deps) *funcapp.App {
 		blocks.Endpoint{Name: "Forecast", Method: "POST", Route: "cloud/forecast", Auth: "anonymous", Handle: api.forecast},
 		blocks.Endpoint{Name: "Usage", Method: "GET", Route: "cloud/usage", Auth: "anonymous", Handle: api.usage},
 
-		app.ReplicateKeys(deps.Access),
-		app.ReplicateUserLocks(deps.Access),
-		app.ReplicateCustomerLocks(deps.Access),
+		app.ReplicateKeys(deps.Access, api.gate.Refresh),
+		app.ReplicateUserLocks(deps.Access, api.gate.Refresh),
+		app.ReplicateCustomerLocks(deps.Access, api.gate.Refresh),
 
 		blocks.Task{Name: "UsageReporting", Schedule: "%" + SettingUsageReportSchedule + "%", Run: reporter.Run},
 		blocks.Task{Name: "CloudApiOutboxSweep", Schedule: "%" + SettingOutboxSweepSchedule + "%", Run: app.OutboxSweep(deps.Outbox)},

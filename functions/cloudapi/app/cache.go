@@ -96,9 +96,22 @@ func (c *cached[T]) Get(ctx context.Context, key string) (T, bool, error) {
 }
 
 func (c *cached[T]) Update(ctx context.Context, key string, fn func(*T) error) (T, error) {
+	c.Forget(key)
+	return c.docs.Update(ctx, key, fn)
+}
+
+// Forget drops what the cache holds of key (a writer elsewhere changed it), so the next Get
+// reads it afresh.
+func (c *cached[T]) Forget(key string) {
 	c.mu.Lock()
 	delete(c.entries, key)
-	delete(c.reads, key) // a read under way may predate the update: later misses read afresh
+	delete(c.reads, key) // a read under way may predate the change: later misses read afresh
 	c.mu.Unlock()
-	return c.docs.Update(ctx, key, fn)
+}
+
+// forget drops key from docs if it is a cache.
+func forget[T any](docs Docs[T], key string) {
+	if c, ok := docs.(*cached[T]); ok {
+		c.Forget(key)
+	}
 }

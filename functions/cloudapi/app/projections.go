@@ -36,7 +36,9 @@ func subscriptionsEvents(types []string) blocks.Source[any] {
 // "revoked" updates it second sees both facts, and the credential's revocation only ever turns
 // on, so the credential ends revoked whatever the order. After runs on a redelivery too,
 // repairing a crash between the two writes.
-func ReplicateKeys(s AccessStore) blocks.Projection[any, domain.Key] {
+//
+// refresh (the Gate's Refresh, or nil) hears of every credential and lock written.
+func ReplicateKeys(s AccessStore, refresh func(collection, key string)) blocks.Projection[any, domain.Key] {
 	return blocks.Projection[any, domain.Key]{
 		Name:   "ReplicateKeys",
 		Source: subscriptionsEvents(acl.KeyTypes),
@@ -63,6 +65,9 @@ func ReplicateKeys(s AccessStore) blocks.Projection[any, domain.Key] {
 				return nil // no hash yet: the issue event will mirror the key when it comes
 			}
 			_, err := s.Credentials.Update(ctx, k.KeyHash, func(c *domain.Credential) error { c.Merge(k); return nil })
+			if err == nil && refresh != nil {
+				refresh("credentials", k.KeyHash)
+			}
 			return err
 		},
 	}
@@ -70,20 +75,25 @@ func ReplicateKeys(s AccessStore) blocks.Projection[any, domain.Key] {
 
 // ReplicateUserLocks is the user-locks projection: domain.Lock by userId, from UserCreated,
 // UserLocked and UserUnlocked.
-func ReplicateUserLocks(s AccessStore) blocks.Projection[any, domain.Lock] {
-	return locks("ReplicateUserLocks", acl.UserTypes, s.Users)
+func ReplicateUserLocks(s AccessStore, refresh func(collection, key string)) blocks.Projection[any, domain.Lock] {
+	return locks("ReplicateUserLocks", acl.UserTypes, s.Users, "users", refresh)
 }
 
 // ReplicateCustomerLocks is the customer-locks projection: domain.Lock by customerId, from
 // CustomerCreated, CustomerLocked and CustomerUnlocked.
-func ReplicateCustomerLocks(s AccessStore) blocks.Projection[any, domain.Lock] {
-	return locks("ReplicateCustomerLocks", acl.CustomerTypes, s.Customers)
+func ReplicateCustomerLocks(s AccessStore, refresh func(collection, key string)) blocks.Projection[any, domain.Lock] {
+	return locks("ReplicateCustomerLocks", acl.CustomerTypes, s.Customers, "customers", refresh)
 }
 
 // locks is a projection of lock states: creation is a set-once fact, the lock itself goes to
 // the newest version of its stream.
-func locks(name string, types []string, docs *views.Docs[domain.Lock]) blocks.Projection[any, domain.Lock] {
+func locks(name string, types []string, docs *views.Docs[domain.Lock], collection string, refresh func(collection, key string)) blocks.Projection[any, domain.Lock] {
+	var after func(context.Context, string, domain.Lock) error
+	if refresh != nil {
+		after = func(_ context.Context, key string, _ domain.Lock) error { refresh(collection, key); return nil }
+	}
 	return blocks.Projection[any, domain.Lock]{
+		After:  after,
 		Name:   name,
 		Source: subscriptionsEvents(types),
 		Docs:   docs,

@@ -38,15 +38,15 @@ func event(t testing.TB, stream string, version int64, typ string, payload any) 
 
 // The access projections, each on a views backend laid out as in production.
 func keys(b views.Backend, _ blocks.StreamReader) blocks.Projection[any, domain.Key] {
-	return app.ReplicateKeys(cloudapi.AccessStoreOn(b))
+	return app.ReplicateKeys(cloudapi.AccessStoreOn(b), nil)
 }
 
 func userLocks(b views.Backend, _ blocks.StreamReader) blocks.Projection[any, domain.Lock] {
-	return app.ReplicateUserLocks(cloudapi.AccessStoreOn(b))
+	return app.ReplicateUserLocks(cloudapi.AccessStoreOn(b), nil)
 }
 
 func customerLocks(b views.Backend, _ blocks.StreamReader) blocks.Projection[any, domain.Lock] {
-	return app.ReplicateCustomerLocks(cloudapi.AccessStoreOn(b))
+	return app.ReplicateCustomerLocks(cloudapi.AccessStoreOn(b), nil)
 }
 
 // replica is the whole access replica on one in-memory views backend: every event goes to

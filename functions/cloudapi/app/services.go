@@ -26,7 +26,9 @@ type Gate struct {
 }
 
 // NewGate reads s, reusing each read for ttl: 0 means DefaultAccessCacheTTL, negative reads the
-// replica on every request. The projections write to s itself, never through the cache.
+// replica on every request. The projections write to s itself and then call Refresh, so that a
+// key that just arrived, or a lock, takes effect at once in this process (another instance of
+// the app sees it within ttl).
 func NewGate(s AccessStore, ttl time.Duration) Gate {
 	if ttl == 0 {
 		ttl = DefaultAccessCacheTTL
@@ -35,6 +37,21 @@ func NewGate(s AccessStore, ttl time.Duration) Gate {
 		Credentials: Cached[domain.Credential](s.Credentials, ttl),
 		Users:       Cached[domain.Lock](s.Users, ttl),
 		Customers:   Cached[domain.Lock](s.Customers, ttl),
+	}
+}
+
+// Refresh makes the gate read the replica's document of collection ("credentials", "users" or
+// "customers") at key afresh: the projections call it after every write. Without it, a caller
+// that tried a key before its replication would be refused for up to the cache's TTL after it
+// (the p99 of key replication was that TTL).
+func (g Gate) Refresh(collection, key string) {
+	switch collection {
+	case "credentials":
+		forget(g.Credentials, key)
+	case "users":
+		forget(g.Users, key)
+	case "customers":
+		forget(g.Customers, key)
 	}
 }
 
