@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"meterline/shared/azurite/azuritetest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
 	"meterline/infra/funchost"
-	"meterline/shared/azurite"
 )
 
 type timerData struct {
@@ -58,7 +59,7 @@ func readStatusBlob(t *testing.T, conn, function string) map[string]string {
 }
 
 func TestTimerRunsOnScheduleAndKeepsStatus(t *testing.T) {
-	az := azurite.ForTest(t)
+	az := azuritetest.Start(t)
 	a := timerApp(t, az.ConnectionString(), "*/1 * * * * *", `,"useMonitor":true`)
 	startHost(t, []*funchost.App{loadApp(t, a)}, nil)
 	waitFor(t, 20*time.Second, "two timer runs", func() bool { return len(timerInvocations(t, a)) >= 2 })
@@ -79,7 +80,7 @@ func TestTimerRunsOnScheduleAndKeepsStatus(t *testing.T) {
 }
 
 func TestTimerPastDueAfterDowntime(t *testing.T) {
-	az := azurite.ForTest(t)
+	az := azuritetest.Start(t)
 	// Every 2 s, monitored, and run at start-up so the first run is immediate.
 	a := timerApp(t, az.ConnectionString(), "00:00:02", `,"useMonitor":true,"runOnStartup":true`)
 	_, stop := startHost(t, []*funchost.App{loadApp(t, a)}, nil)
@@ -107,7 +108,7 @@ func TestTimerPastDueAfterDowntime(t *testing.T) {
 }
 
 func TestTimerSingletonAcrossHosts(t *testing.T) {
-	az := azurite.ForTest(t)
+	az := azuritetest.Start(t)
 	a := timerApp(t, az.ConnectionString(), "*/1 * * * * *", "")
 	_, stopA := startHost(t, []*funchost.App{loadApp(t, a, "TESTHANDLER_TAG=host-a")}, nil)
 	_, stopB := startHost(t, []*funchost.App{loadApp(t, a, "TESTHANDLER_TAG=host-b")}, nil)
