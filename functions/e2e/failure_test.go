@@ -138,7 +138,7 @@ func TestHandlerCrashMidInvocationIsRedeliveredAndAppliedOnce(t *testing.T) {
 	stream := cloudcontracts.UsageStream(customer)
 	var held *azservicebus.ReceivedMessage
 	if _, ok := eventually(15*reportPeriod, 50*time.Millisecond, func() bool {
-		for _, m := range peek(t, bus, cloudcontracts.Source, subscriptionsApp, "", 0) {
+		for _, m := range peek(t, bus, cloudcontracts.Source, usageInbox, "", 0) {
 			if e, err := eventstore.UnmarshalEnvelope(m.Body); err == nil && e.Stream == stream && m.LockedUntil != nil && m.LockedUntil.After(time.Now()) {
 				held = m
 				return true

@@ -19,6 +19,7 @@ import (
 	"meterline/infra/funchost"
 	emulator "meterline/infra/servicebus-emulator"
 	"meterline/shared/azurite"
+	"meterline/shared/blocks"
 )
 
 // The bounded-context apps, each assembled into its own folder and run by its own host.
@@ -29,6 +30,10 @@ const (
 )
 
 var appNames = []string{subscriptionsApp, cloudapiApp, productApp}
+
+// usageInbox is the subscription on topic cloudapi where Subscriptions' ApplyUsage receives the
+// usage reports; named as the kit names every receptor's subscription.
+var usageInbox = blocks.SubscriptionName(subscriptionsApp, "ApplyUsage")
 
 // reportPeriod is the Cloud API's usage reporting period in these tests
 // (UsageReportSchedule below); "within one report period" is measured against it.

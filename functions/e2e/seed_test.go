@@ -206,13 +206,13 @@ func TestContextsWorkWhileSubscriptionsIsDown(t *testing.T) {
 	}
 	// ... and the report waits in Subscriptions' subscription.
 	waiting := 0
-	for _, m := range peek(t, busClient(t), cloudcontracts.Source, subscriptionsApp, "", 0) {
+	for _, m := range peek(t, busClient(t), cloudcontracts.Source, usageInbox, "", 0) {
 		if e, err := eventstore.UnmarshalEnvelope(m.Body); err == nil && e.Stream == cloudcontracts.UsageStream(customer) {
 			waiting++
 		}
 	}
 	if waiting == 0 {
-		t.Fatalf("no usage report of the customer waits in topic cloudapi, subscription subscriptions")
+		t.Fatalf("no usage report of the customer waits in topic cloudapi, subscription %s", usageInbox)
 	}
 
 	// The portal signs in (a new session, from its own replica) and shows the account.

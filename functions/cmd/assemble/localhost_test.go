@@ -113,7 +113,7 @@ func TestAssembledAppRunsOnTheLocalHost(t *testing.T) {
 				t.Errorf("POST echo: %d %v", status, echo)
 			}
 			req, _ = http.NewRequest("POST", h.URL()+"/api/demo/echo", strings.NewReader(`not json`))
-			var bad map[string]string
+			var bad map[string]any
 			if status := doJSON(t, req, &bad); status != http.StatusBadRequest || bad["error"] != "invalid" {
 				t.Errorf("POST echo with a bad body: %d %v", status, bad)
 			}
