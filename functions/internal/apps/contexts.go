@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"meterline/functions/cloudapi"
+	"meterline/functions/journal"
 	"meterline/functions/product"
 	"meterline/functions/subscriptions"
 	subscontracts "meterline/functions/subscriptions/contracts"
@@ -46,6 +47,17 @@ var contexts = []Context{
 				return nil, err
 			}
 			return product.New(deps), nil
+		},
+	},
+	{
+		Name:   journal.Name,
+		Define: func() *funcapp.App { return journal.New(journal.InMemoryDeps()) },
+		Build: func(ctx context.Context, setting func(string) string) (*funcapp.App, error) {
+			deps, err := journal.Connect(ctx, setting)
+			if err != nil {
+				return nil, err
+			}
+			return journal.New(deps), nil
 		},
 	},
 }
