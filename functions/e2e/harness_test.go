@@ -27,9 +27,10 @@ const (
 	subscriptionsApp = "subscriptions"
 	cloudapiApp      = "cloudapi"
 	productApp       = "product"
+	journalApp       = "journal"
 )
 
-var appNames = []string{subscriptionsApp, cloudapiApp, productApp}
+var appNames = []string{subscriptionsApp, cloudapiApp, productApp, journalApp}
 
 // usageInbox is the subscription on topic cloudapi where Subscriptions' ApplyUsage receives the
 // usage reports; named as the kit names every receptor's subscription.
@@ -134,7 +135,7 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// assembleApps lays out the three apps with the project's own assembly tool.
+// assembleApps lays out the four apps with the project's own assembly tool.
 // The handler binary is the same for every app (host.json's arguments select
 // the context), so it is built once and copied.
 func assembleApps(build string) error {
