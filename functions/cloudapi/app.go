@@ -47,6 +47,7 @@ import (
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/outbox"
 	"meterline/shared/funcapp"
+	"meterline/shared/openapi"
 )
 
 // Name is the bounded context's name: its app, its topic, its event source.
@@ -92,8 +93,8 @@ func New(deps Deps) *funcapp.App {
 	a := funcapp.New(Name)
 	blocks.Register(a,
 		// The API; it authenticates bearer keys itself, hence no host key.
-		blocks.Endpoint{Name: "Forecast", Method: "POST", Route: "cloud/forecast", Auth: "anonymous", Handle: api.forecast},
-		blocks.Endpoint{Name: "Usage", Method: "GET", Route: "cloud/usage", Auth: "anonymous", Handle: api.usage},
+		blocks.Endpoint{Name: "Forecast", Method: "POST", Route: "cloud/forecast", Auth: "anonymous", Handle: api.forecast, Doc: forecastDoc},
+		blocks.Endpoint{Name: "Usage", Method: "GET", Route: "cloud/usage", Auth: "anonymous", Handle: api.usage, Doc: usageDoc},
 
 		app.ReplicateKeys(deps.Access, api.gate.Refresh),
 		app.ReplicateUserLocks(deps.Access, api.gate.Refresh),
@@ -101,6 +102,9 @@ func New(deps Deps) *funcapp.App {
 
 		blocks.Task{Name: "UsageReporting", Schedule: "%" + SettingUsageReportSchedule + "%", Run: reporter.Run},
 		blocks.Task{Name: "CloudApiOutboxSweep", Schedule: "%" + SettingOutboxSweepSchedule + "%", Run: app.OutboxSweep(deps.Outbox)},
+
+		blocks.OpenAPI{Context: Name, Route: "cloud/openapi.json", Info: openapi.Info{Title: "Cloud API",
+			Description: "Forecasts, metered per point and billed by Subscriptions. Authenticate with an API key as a bearer token."}},
 	)
 	return a
 }

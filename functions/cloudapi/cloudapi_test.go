@@ -26,6 +26,8 @@ import (
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/funcapp"
 	viewmem "meterline/shared/views/memstore"
+
+	"meterline/shared/openapi/openapitest"
 )
 
 func memoryAccess() app.AccessStore { return cloudapi.AccessStoreOn(viewmem.New()) }
@@ -43,7 +45,7 @@ type world struct {
 func newWorld(t testing.TB, deps cloudapi.Deps) *world {
 	a := cloudapi.New(deps)
 	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(a.Handler())
+	srv := httptest.NewServer(openapitest.Check(t, a, cloudapi.Name, a.Handler()))
 	t.Cleanup(srv.Close)
 	return &world{t: t, srv: srv, app: a, meter: deps.Meter, events: deps.Events, seq: map[string]int64{}}
 }
@@ -319,8 +321,9 @@ func TestFunctionsAndFilter(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"Forecast": "httpTrigger [POST] cloud/forecast anonymous",
-		"Usage":    "httpTrigger [GET] cloud/usage anonymous",
+		"Forecast":     "httpTrigger [POST] cloud/forecast anonymous",
+		"Usage":        "httpTrigger [GET] cloud/usage anonymous",
+		"CloudOpenAPI": "httpTrigger [GET] cloud/openapi.json anonymous",
 		"ReplicateKeys": "serviceBusTrigger subscriptions cloudapi-replicate-keys " +
 			"type IN ('subscriptions.ApiKeyIssued', 'subscriptions.ApiKeyRevoked')",
 		"ReplicateUserLocks": "serviceBusTrigger subscriptions cloudapi-replicate-user-locks " +

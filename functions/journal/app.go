@@ -40,6 +40,7 @@ import (
 	"meterline/functions/journal/app"
 	"meterline/shared/blocks"
 	"meterline/shared/funcapp"
+	"meterline/shared/openapi"
 	"meterline/shared/views"
 )
 
@@ -113,6 +114,9 @@ func NewWithApplication(deps Deps) (*funcapp.App, *app.Journal) {
 
 		blocks.Task{Name: "JournalProjections", Schedule: "%" + SettingProjectionSchedule + "%", Run: j.Projections.Run},
 		blocks.Task{Name: "JournalArchive", Schedule: "%" + SettingArchiveSchedule + "%", Run: j.Archiver.Run},
+
+		blocks.OpenAPI{Context: Name, Info: openapi.Info{Title: "Journal",
+			Description: "The source of truth: every event of every context, kept once by id. Every operation needs a function key."}},
 	)
 	return fa, j
 }

@@ -40,8 +40,11 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("%s: %+v", name, f.Timer)
 		}
 	}
-	if len(got) != 8 {
-		t.Errorf("%d functions, want 8", len(got))
+	if f := got["JournalOpenAPI"]; f.HTTP == nil || f.HTTP.Route != "journal/openapi.json" || f.HTTP.AuthLevel != "anonymous" {
+		t.Errorf("JournalOpenAPI: %+v; want the public document at journal/openapi.json", f.HTTP)
+	}
+	if len(got) != 9 {
+		t.Errorf("%d functions, want 9", len(got))
 	}
 }
 

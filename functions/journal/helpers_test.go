@@ -26,6 +26,8 @@ import (
 	"meterline/shared/eventstore"
 	"meterline/shared/funcapp"
 	viewtables "meterline/shared/views/tablestore"
+
+	"meterline/shared/openapi/openapitest"
 )
 
 // connectionString is the private Azurite the tests of this package share, each on tables and
@@ -102,7 +104,7 @@ func newWorld(t *testing.T, o options) *world {
 	deps := journal.Deps{Records: j, Archive: archive, Views: views, Now: c.Now, Logger: quiet,
 		Setting: func(name string) string { return o.settings[name] }}
 	fa, ja := journal.NewWithApplication(deps)
-	return &world{t: t, clock: c, h: fa.Handler(), app: fa, j: ja, journal: j, backend: b}
+	return &world{t: t, clock: c, h: openapitest.Check(t, fa, journal.Name, fa.Handler()), app: fa, j: ja, journal: j, backend: b}
 }
 
 type response struct {

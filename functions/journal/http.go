@@ -35,7 +35,7 @@ type api struct {
 }
 
 func (a *api) endpoint(name, method, path string, handle func(w http.ResponseWriter, r *http.Request) error) blocks.Endpoint {
-	return blocks.Endpoint{Name: name, Method: method, Route: "journal/" + path, Auth: "function", Handle: handle}
+	return blocks.Endpoint{Name: name, Method: method, Route: "journal/" + path, Auth: "function", Handle: handle, Doc: docs[name]}
 }
 
 // recordEvent is POST /api/journal/events: one envelope. 200 stored; 409 stored already with the
@@ -60,9 +60,7 @@ func (a *api) recordEvent(w http.ResponseWriter, r *http.Request) error {
 	if !stored {
 		return domain.AlreadyStored(rec.ID, rec.ReceivedAt)
 	}
-	funcapp.WriteJSON(w, http.StatusOK, map[string]string{
-		"id": rec.ID, "receivedAt": rec.ReceivedAt.Format(time.RFC3339Nano), "status": "stored",
-	})
+	funcapp.WriteJSON(w, http.StatusOK, recorded{ID: rec.ID, ReceivedAt: rec.ReceivedAt, Status: "stored"})
 	return nil
 }
 
@@ -166,10 +164,7 @@ func (a *api) monthlyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	funcapp.WriteJSON(w, http.StatusOK, struct {
-		domain.MonthlyReport
-		AsOf time.Time `json:"asOf"`
-	}{doc.MonthlyReport, cp.Horizon})
+	funcapp.WriteJSON(w, http.StatusOK, monthlyReport{doc.MonthlyReport, cp.Horizon})
 	return nil
 }
 

@@ -33,6 +33,7 @@ import (
 	"meterline/functions/product/app"
 	"meterline/shared/blocks"
 	"meterline/shared/funcapp"
+	"meterline/shared/openapi"
 )
 
 // Name is the bounded context's name: its app (it publishes nothing, so it has no topic).
@@ -77,6 +78,9 @@ func New(deps Deps) *funcapp.App {
 		app.ReplicateUsage(v.Usage),
 
 		blocks.Task{Name: "SweepSessions", Schedule: "%" + SessionSweepScheduleSetting + "%", Run: sweeper.Run},
+
+		blocks.OpenAPI{Context: Name, Info: openapi.Info{Title: "Product 1 portal",
+			Description: "The customers' portal: sign in with the password set in Subscriptions; a session cookie authenticates the rest."}},
 	)
 	return a
 }

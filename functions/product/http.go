@@ -36,7 +36,7 @@ func endpoint(name, method, path string, handle func(w http.ResponseWriter, r *h
 	if method != http.MethodGet && method != http.MethodHead {
 		handle = sameOrigin(handle)
 	}
-	return blocks.Endpoint{Name: name, Method: method, Route: "product/" + path, Auth: "anonymous", Handle: handle}
+	return blocks.Endpoint{Name: name, Method: method, Route: "product/" + path, Auth: "anonymous", Handle: handle, Doc: docs[name]}
 }
 
 // crossOrigin decides which requests come from another site.

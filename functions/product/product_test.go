@@ -30,6 +30,8 @@ import (
 	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
 	viewmem "meterline/shared/views/memstore"
+
+	"meterline/shared/openapi/openapitest"
 )
 
 func memoryViews() app.Views { return product.ViewsOn(viewmem.New()) }
@@ -51,7 +53,7 @@ func newPortalWorld(t testing.TB, views app.Views) *portalWorld {
 	w := &portalWorld{t: t, seq: map[string]int64{}, now: time.Now().UTC().Truncate(time.Second)}
 	a := product.New(product.Deps{Views: views, Now: w.clock})
 	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	w.srv = httptest.NewServer(a.Handler())
+	w.srv = httptest.NewServer(openapitest.Check(t, a, product.Name, a.Handler()))
 	t.Cleanup(w.srv.Close)
 	return w
 }
@@ -478,7 +480,7 @@ func TestFunctions(t *testing.T) {
 		}
 	}
 	want := map[string]string{"SignIn": "httpTrigger", "SignOut": "httpTrigger", "Me": "httpTrigger", "Portal": "httpTrigger",
-		"ReplicateUsers": "serviceBusTrigger", "ReplicateAccounts": "serviceBusTrigger", "ReplicateUsage": "serviceBusTrigger",
+		"ProductOpenAPI": "httpTrigger", "ReplicateUsers": "serviceBusTrigger", "ReplicateAccounts": "serviceBusTrigger", "ReplicateUsage": "serviceBusTrigger",
 		"SweepSessions": "timerTrigger"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("functions %v, want %v", got, want)

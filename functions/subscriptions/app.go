@@ -33,6 +33,7 @@ import (
 	"meterline/shared/eventstore"
 	"meterline/shared/eventstore/memstore"
 	"meterline/shared/funcapp"
+	"meterline/shared/openapi"
 	"meterline/shared/views"
 	viewmem "meterline/shared/views/memstore"
 )
@@ -130,6 +131,9 @@ func NewWithApplication(deps Deps) (*funcapp.App, *app.Subscriptions) {
 		blocks.Task{Name: "InvoiceExpiryTracker", Schedule: "%" + SettingExpirySchedule + "%", Run: s.ExpiryTracker.Run},
 		blocks.Task{Name: "MonthlyInvoicing", Schedule: "%" + SettingInvoicing + "%", Run: s.MonthlyInvoicing.Run},
 		blocks.Task{Name: "SubscriptionsOutboxSweep", Schedule: "%" + SettingOutboxSweep + "%", Run: s.Outbox.RunSweep},
+
+		blocks.OpenAPI{Context: contracts.Source, Info: openapi.Info{Title: "Subscriptions back office",
+			Description: "Customers, plans, billing and users' API keys. Every operation but the plans list needs a function key."}},
 	)
 	return fa, s
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"meterline/shared/openapi/openapitest"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -78,7 +79,8 @@ func newHarnessOn(t *testing.T, store app.EventStore, backend views.Backend) *ha
 		Now: func() time.Time { return hs.now }, PasswordCost: bcrypt.MinCost,
 		Setting: func(string) string { return "" }, Logger: quiet,
 	})
-	hs.h, hs.app = fa.Handler(), s
+	// Every answer the tests provoke is held to the published description.
+	hs.h, hs.app = openapitest.Check(t, fa, "subscriptions", fa.Handler()), s
 	return hs
 }
 
@@ -453,7 +455,7 @@ func TestFunctionsAreDeclaredWithSettingSchedules(t *testing.T) {
 			t.Errorf("%s listens on subscription %q", f.Name, f.ServiceBus.Subscription)
 		}
 	}
-	if kinds[funcapp.KindHTTP] != 12 || kinds[funcapp.KindServiceBus] != 2 || kinds[funcapp.KindTimer] != 3 {
+	if kinds[funcapp.KindHTTP] != 13 || kinds[funcapp.KindServiceBus] != 2 || kinds[funcapp.KindTimer] != 3 {
 		t.Fatalf("functions by kind: %v", kinds)
 	}
 	for name, v := range subscriptions.DefaultSettings {
@@ -465,7 +467,7 @@ func TestFunctionsAreDeclaredWithSettingSchedules(t *testing.T) {
 
 // The build step defines the functions (to write function.json) without connecting anything.
 func TestInMemoryDepsDefineTheFunctions(t *testing.T) {
-	if n := len(subscriptions.New(subscriptions.InMemoryDeps()).Functions()); n != 17 {
+	if n := len(subscriptions.New(subscriptions.InMemoryDeps()).Functions()); n != 18 { // 12 operations and their OpenAPI document, 2 receptors, 3 tasks
 		t.Fatalf("%d functions defined", n)
 	}
 }
@@ -497,15 +499,15 @@ func TestAnInvalidReminderPeriodFailsAtStartUp(t *testing.T) {
 		Setting: func(n string) string { return map[string]string{"InvoiceReminderPeriod": "fortnight"}[n] }})
 }
 
-// The back office is not open to anyone: every endpoint but the public plans list needs a
-// function key at the host (issue 9).
+// The back office is not open to anyone: every endpoint but the public plans list and the API's
+// description needs a function key at the host (issue 9).
 func TestBackOfficeEndpointsNeedAFunctionKey(t *testing.T) {
 	for _, f := range subscriptions.New(subscriptions.InMemoryDeps()).Functions() {
 		if f.HTTP == nil {
 			continue
 		}
 		want := "function"
-		if f.Name == "ListPlans" {
+		if f.Name == "ListPlans" || f.Name == "SubscriptionsOpenAPI" {
 			want = "anonymous"
 		}
 		if f.HTTP.AuthLevel != want {

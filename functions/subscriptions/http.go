@@ -26,7 +26,7 @@ func (a *api) endpoint(name, method, path string, handle func(w http.ResponseWri
 	if name == "ListPlans" {
 		auth = "anonymous"
 	}
-	return blocks.Endpoint{Name: name, Method: method, Route: "subscriptions/" + path, Auth: auth, Handle: handle}
+	return blocks.Endpoint{Name: name, Method: method, Route: "subscriptions/" + path, Auth: auth, Handle: handle, Doc: docs[name]}
 }
 
 func (a *api) listPlans(w http.ResponseWriter, r *http.Request) error {

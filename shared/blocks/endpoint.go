@@ -27,14 +27,17 @@ type Endpoint struct {
 	// their callers themselves (the Cloud API's bearer keys, the portal's sessions).
 	Auth   string
 	Handle func(w http.ResponseWriter, r *http.Request) error
+	// Doc describes it in the context's OpenAPI document (blocks.OpenAPI); the context's tests
+	// check its answers against it (openapitest).
+	Doc *funcapp.Operation
 }
 
 // Register registers the endpoint's HTTP function.
 func (e Endpoint) Register(a *funcapp.App) {
-	if e.Handle == nil || e.Auth == "" {
-		panic(fmt.Sprintf("blocks: endpoint %s needs Handle and Auth", e.Name))
+	if e.Handle == nil || e.Auth == "" || e.Doc == nil {
+		panic(fmt.Sprintf("blocks: endpoint %s needs Handle, Auth and Doc", e.Name))
 	}
-	a.HTTP(e.Name, funcapp.HTTPTrigger{Methods: []string{e.Method}, Route: e.Route, AuthLevel: e.Auth},
+	a.HTTP(e.Name, funcapp.HTTPTrigger{Methods: []string{e.Method}, Route: e.Route, AuthLevel: e.Auth, Doc: e.Doc},
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := e.Handle(w, r); err != nil {
 				WriteError(w, r, err)

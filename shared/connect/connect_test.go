@@ -90,7 +90,9 @@ func TestIdentityBasedSettings(t *testing.T) {
 		}
 	}
 	// The clients are built on those URLs with a credential; nothing is contacted yet.
-	setting := func(n string) string { return map[string]string{"S__accountName": "meterlinesa", "B__fullyQualifiedNamespace": "meterline.servicebus.windows.net"}[n] }
+	setting := func(n string) string {
+		return map[string]string{"S__accountName": "meterlinesa", "B__fullyQualifiedNamespace": "meterline.servicebus.windows.net"}[n]
+	}
 	tables, blobs, err := connect.Storage(setting, "S")
 	if err != nil || !strings.HasPrefix(blobs.URL(), "https://meterlinesa.blob.core.windows.net") || tables == nil {
 		t.Fatalf("identity storage clients: %v", err)

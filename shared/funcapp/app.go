@@ -44,6 +44,26 @@ type HTTPTrigger struct {
 	Methods   []string // e.g. {"GET"}; empty means every method
 	Route     string   // function.json syntax: "subscriptions/customers/{customerId}"; empty means the function name
 	AuthLevel string   // anonymous | function | admin; empty means "function" (the host's default)
+	// Doc describes the operation for the app's OpenAPI document (package openapi); not in
+	// function.json.
+	Doc *Operation
+}
+
+// Operation documents an HTTP function for OpenAPI. Bodies are described by Go values whose
+// JSON the function writes or reads: a field without omitempty is required.
+type Operation struct {
+	Summary  string
+	Request  any      // a value of the JSON request body's type; nil: no body
+	Response any      // a value of the JSON success body's type; nil: no body
+	Success  []int    // the success statuses, the usual one first; nil means {200}
+	Errors   []int    // the statuses of the problems (application/problem+json) it may answer
+	Query    []string // optional query parameters
+	Headers  []string // optional request headers it reads, e.g. Idempotency-Key
+	// Security is how the function itself authenticates callers beyond the host's key:
+	// "bearer" (an API key as a bearer token) or "cookie" (a session cookie), or "".
+	Security string
+	// Content is the success body's media type when it is not JSON (e.g. "text/html").
+	Content string
 }
 
 // ServiceBusTrigger declares a serviceBusTrigger binding on a topic subscription or a queue.

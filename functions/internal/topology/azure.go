@@ -162,8 +162,8 @@ func (t Topology) AzureTemplate(contexts []Context, settings AppSettings) ([]byt
 			})
 			add(map[string]any{
 				"type": "Microsoft.ServiceBus/namespaces/topics/subscriptions/rules", "apiVersion": sbAPI,
-				"name":      fmt.Sprintf("[format('{0}/%s/%s/%s', variables('serviceBus'))]", tp.Name, s.Name, AzureRuleName),
-				"dependsOn": []string{fmt.Sprintf("[resourceId('Microsoft.ServiceBus/namespaces/topics/subscriptions', variables('serviceBus'), '%s', '%s')]", tp.Name, s.Name)},
+				"name":       fmt.Sprintf("[format('{0}/%s/%s/%s', variables('serviceBus'))]", tp.Name, s.Name, AzureRuleName),
+				"dependsOn":  []string{fmt.Sprintf("[resourceId('Microsoft.ServiceBus/namespaces/topics/subscriptions', variables('serviceBus'), '%s', '%s')]", tp.Name, s.Name)},
 				"properties": map[string]any{"filterType": "SqlFilter", "sqlFilter": map[string]any{"sqlExpression": s.Filter}},
 			})
 		}
@@ -191,7 +191,9 @@ func (t Topology) AzureTemplate(contexts []Context, settings AppSettings) ([]byt
 			"location": "[parameters('location')]",
 		})
 		var appSettings []any
-		set := func(name, value string) { appSettings = append(appSettings, map[string]string{"name": name, "value": value}) }
+		set := func(name, value string) {
+			appSettings = append(appSettings, map[string]string{"name": name, "value": value})
+		}
 		clientID := fmt.Sprintf("[reference(%s, '%s').clientId]", strings.Trim(identityID, "[]"), idAPI)
 		set("FUNCTIONS_EXTENSION_VERSION", "~4")
 		set("FUNCTIONS_WORKER_RUNTIME", "custom")
@@ -216,7 +218,7 @@ func (t Topology) AzureTemplate(contexts []Context, settings AppSettings) ([]byt
 			"properties": map[string]any{
 				"serverFarmId": "[resourceId('Microsoft.Web/serverfarms', variables('plan'))]", "httpsOnly": true, "reserved": true,
 				"keyVaultReferenceIdentity": identityID,
-				"siteConfig": map[string]any{"appSettings": appSettings, "ftpsState": "Disabled", "minTlsVersion": "1.2", "alwaysOn": true},
+				"siteConfig":                map[string]any{"appSettings": appSettings, "ftpsState": "Disabled", "minTlsVersion": "1.2", "alwaysOn": true},
 			},
 		})
 	}

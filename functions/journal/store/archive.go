@@ -13,11 +13,11 @@ import (
 	"meterline/shared/eventstore"
 )
 
-// recordJSON is the JSON of a record, in the API's answers and, one a line, in the day
+// RecordJSON is the JSON of a record, in the API's answers and, one a line, in the day
 // archives: the integration envelope (its names and the CloudEvents 1.0 ones, so that a line
 // is a CloudEvent and reads with eventstore.UnmarshalEnvelope) plus receivedAt. The Journal's
 // own type, not the kit's, because archives are read for years: never rename a field.
-type recordJSON struct {
+type RecordJSON struct {
 	ID              string          `json:"id"`
 	Type            string          `json:"type"`
 	SchemaVersion   int             `json:"schemaVersion"`
@@ -47,7 +47,7 @@ func MarshalRecord(r Record) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(recordJSON{
+	err := enc.Encode(RecordJSON{
 		ID: r.ID, Type: r.Type, SchemaVersion: r.SchemaVersion, Stream: r.Stream, Version: r.Version,
 		Source: r.Source, CreatedAt: r.CreatedAt.UTC(), CorrelationID: r.CorrelationID, CausationID: r.CausationID,
 		Data: data, SpecVersion: eventstore.SpecVersion, Time: r.CreatedAt.UTC(), DataContentType: eventstore.DataContentType,
@@ -61,7 +61,7 @@ func MarshalRecord(r Record) ([]byte, error) {
 
 // UnmarshalRecord reads MarshalRecord's JSON back.
 func UnmarshalRecord(b []byte) (Record, error) {
-	var v recordJSON
+	var v RecordJSON
 	if err := json.Unmarshal(b, &v); err != nil {
 		return Record{}, fmt.Errorf("journal: record: %w", err)
 	}

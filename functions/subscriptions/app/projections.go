@@ -103,7 +103,7 @@ type CustomerView struct {
 	Charges       int64         `json:"charges"`  // sum of one-off charges
 	Payments      int64         `json:"payments"` // sum of payments
 	Invoices      []InvoiceView `json:"invoices"`
-	views.Tracked
+	views.Tracked `openapi:"-"` // bookkeeping, not part of the contract
 }
 
 // Consumption sums the billed usage, overall and per month.
@@ -211,13 +211,13 @@ func projectOutstanding(v *OutstandingInvoices, event blocks.Event[any]) {
 // UserView is what GET /api/subscriptions/customers/{customerId}/users/{userId} shows. It never
 // holds a password or key hash.
 type UserView struct {
-	UserID      string    `json:"userId"`
-	CustomerID  string    `json:"customerId"`
-	Email       string    `json:"email"`
-	Status      string    `json:"status"` // "active" | "locked"
-	PasswordSet bool      `json:"passwordSet"`
-	Keys        []KeyView `json:"keys"`
-	views.Tracked
+	UserID        string    `json:"userId"`
+	CustomerID    string    `json:"customerId"`
+	Email         string    `json:"email"`
+	Status        string    `json:"status"` // "active" | "locked"
+	PasswordSet   bool      `json:"passwordSet"`
+	Keys          []KeyView `json:"keys"`
+	views.Tracked `openapi:"-"`
 }
 
 type KeyView struct {

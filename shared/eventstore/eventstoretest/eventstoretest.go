@@ -57,7 +57,7 @@ func ev(id string) eventstore.Event {
 		ID: id, Type: "test.Happened", SchemaVersion: 2, Source: "test",
 		CreatedAt: base, CorrelationID: "flow-" + id, CausationID: "cause-" + id,
 		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-		Data: json.RawMessage(fmt.Sprintf(`{"id":%q,"n":1,"text":"héllo <&> \"q\""}`, id)),
+		Data:        json.RawMessage(fmt.Sprintf(`{"id":%q,"n":1,"text":"héllo <&> \"q\""}`, id)),
 	}
 }
 
