@@ -101,7 +101,8 @@ const (
 	MaxPayloadBytes = eventstore.MaxPayloadBytes
 	// MaxMetadataBytes caps source, correlation, causation and traceparent.
 	MaxMetadataBytes = eventstore.MaxMetadataLength
-	// maxPropertyBytes is a string property's limit, counted in UTF-16: bigger payloads go to a blob.
+	// maxPropertyBytes is a binary property's limit (the table backend keeps payloads as
+	// Edm.Binary): bigger payloads go to a blob.
 	maxPropertyBytes = 64 << 10
 )
 
@@ -152,20 +153,8 @@ func Digest(e eventstore.Event) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// offloaded says whether a payload goes to a blob: over a string property's 64 KiB in UTF-16.
-func offloaded(data []byte) bool {
-	if len(data) <= maxPropertyBytes/4 { // at most 2 units (4 bytes) per byte: cannot be over
-		return false
-	}
-	units := 0
-	for _, r := range string(data) {
-		units++
-		if r >= 0x10000 {
-			units++
-		}
-	}
-	return 2*units > maxPropertyBytes
-}
+// offloaded says whether a payload goes to a blob: over a binary property's 64 KiB.
+func offloaded(data []byte) bool { return len(data) > maxPropertyBytes }
 
 // TimeKey is t as keys write it: fixed-width UTC microseconds, so that string order is time order.
 func TimeKey(t time.Time) string { return t.UTC().Format(timeKeyLayout) }

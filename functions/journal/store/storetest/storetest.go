@@ -317,10 +317,10 @@ func testBigPayloads(t *testing.T, open Open) {
 	ctx := context.Background()
 	var all []store.Record
 	for i, data := range []json.RawMessage{
-		bigPayload("p0", 40<<10),                                 // 80 KiB in UTF-16: offloaded
-		json.RawMessage(`"` + strings.Repeat("é", 33<<10) + `"`), // 2 bytes of UTF-8, 2 of UTF-16: offloaded
-		json.RawMessage(`"` + strings.Repeat("😀", 9<<10) + `"`),  // 36 KiB in UTF-16, inline: long enough to be sent in several chunks
-		json.RawMessage(`"` + strings.Repeat("😀", 17<<10) + `"`), // 68 KiB in UTF-16: offloaded
+		bigPayload("p0", 40<<10),                                 // 40 KiB: inline
+		json.RawMessage(`"` + strings.Repeat("é", 33<<10) + `"`), // 66 KiB of UTF-8: offloaded
+		json.RawMessage(`"` + strings.Repeat("😀", 9<<10) + `"`),  // 36 KiB, inline: long enough to be sent in several chunks
+		json.RawMessage(`"` + strings.Repeat("😀", 17<<10) + `"`), // 68 KiB: offloaded
 		bigPayload("p3", 3<<20),
 		bigPayload("p4", 30<<10), // 60 KiB in UTF-16: inline
 	} {

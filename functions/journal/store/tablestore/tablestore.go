@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -301,52 +299,30 @@ func Entity(r store.Row) []byte {
 	str("CorrelationID", r.CorrelationID)
 	str("CausationID", r.CausationID)
 	str("TraceParent", r.TraceParent)
-	str("Data", r.Data)
+	if r.Data != "" {
+		// Binary keeps the request ASCII (base64): Azurite decodes a request body chunk by chunk
+		// and turns a character that straddles two chunks into U+FFFD, for good
+		// (Azure/Azurite#2670); the SDK re-encodes entities, so escaping them would not survive.
+		e["Data"], e["Data@odata.type"] = []byte(r.Data), "Edm.Binary"
+	}
 	str("DataBlob", r.DataBlob)
 	str("ReceivedAt", r.ReceivedAt)
 	str("Digest", r.Digest)
 	str("ArchivedOn", r.ArchivedOn)
 	i64("Count", r.Count)
 	i64("Bytes", r.Bytes)
-	b, _ := json.Marshal(e) // strings and numbers only: cannot fail
-	return asciiJSON(b)
-}
-
-// asciiJSON escapes every character outside ASCII as \uXXXX: the same JSON, in bytes that no
-// decoder can split. Azurite decodes a request body chunk by chunk and turns a character that
-// straddles two chunks into U+FFFD, for good (Azure/Azurite#2670); Azure does not, and reads
-// the escapes as the characters they stand for.
-func asciiJSON(b []byte) []byte {
-	i := 0
-	for i < len(b) && b[i] < utf8.RuneSelf {
-		i++
-	}
-	if i == len(b) {
-		return b
-	}
-	out := make([]byte, 0, len(b)+len(b)/4)
-	out = append(out, b[:i]...)
-	for _, r := range string(b[i:]) {
-		switch {
-		case r < utf8.RuneSelf:
-			out = append(out, byte(r))
-		case r > 0xffff:
-			hi, lo := utf16.EncodeRune(r)
-			out = fmt.Appendf(out, `\u%04x\u%04x`, hi, lo)
-		default:
-			out = fmt.Appendf(out, `\u%04x`, r)
-		}
-	}
-	return out
+	b, _ := json.Marshal(e) // strings, numbers and bytes only: cannot fail
+	return b
 }
 
 type entity struct {
-	PartitionKey, RowKey                           string
-	EventID, Type, Stream, Source, CreatedAt       string
-	SchemaVersion                                  int
-	Version, Count, Bytes                          int64 `json:",string"`
-	CorrelationID, CausationID, TraceParent        string
-	Data, DataBlob, ReceivedAt, Digest, ArchivedOn string
+	PartitionKey, RowKey                     string
+	EventID, Type, Stream, Source, CreatedAt string
+	SchemaVersion                            int
+	Version, Count, Bytes                    int64 `json:",string"`
+	CorrelationID, CausationID, TraceParent  string
+	Data                                     []byte // Edm.Binary: base64 in JSON
+	DataBlob, ReceivedAt, Digest, ArchivedOn string
 }
 
 func decode(raw []byte) (store.Row, error) {
@@ -360,7 +336,7 @@ func decode(raw []byte) (store.Row, error) {
 	return store.Row{
 		Partition: e.PartitionKey, Key: e.RowKey, EventID: e.EventID, Type: e.Type, SchemaVersion: e.SchemaVersion,
 		Stream: e.Stream, Version: e.Version, Source: e.Source, CreatedAt: e.CreatedAt, CorrelationID: e.CorrelationID,
-		CausationID: e.CausationID, TraceParent: e.TraceParent, Data: e.Data, DataBlob: e.DataBlob,
+		CausationID: e.CausationID, TraceParent: e.TraceParent, Data: string(e.Data), DataBlob: e.DataBlob,
 		ReceivedAt: e.ReceivedAt, Digest: e.Digest, ArchivedOn: e.ArchivedOn, Count: e.Count, Bytes: e.Bytes,
 	}, nil
 }
