@@ -19,13 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
 
 	"meterline/functions/cloudapi"
 	cloud "meterline/functions/cloudapi/contracts"
 	"meterline/functions/cloudapi/meterlog"
 	"meterline/functions/product"
-	"meterline/functions/product/e2e"
 	subs "meterline/functions/subscriptions/contracts"
 	"meterline/infra/servicebus-emulator/filter"
 	"meterline/shared/eventstore"
@@ -145,102 +146,106 @@ func (s *site) seed() {
 // TestPortalInChromium signs in through the page, sees the account, runs a forecast through
 // the real Cloud API from the browser and checks the chart, then signs out.
 func TestPortalInChromium(t *testing.T) {
-	if _, err := os.Stat(e2e.ChromiumPath); err != nil {
-		t.Fatal(e2e.ErrNoChromium) // never skip: the browser is part of the project's set-up
-	}
 	s := newSite(t)
 	s.seed()
+	// After the site, so a failure's screenshot is taken while the site still serves the page.
+	ctx := newPage(t) // fails, never skips, without Chromium
+	portal := s.srv.URL + "/api/product/"
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b, err := e2e.Launch(ctx, t.TempDir(), 1000, 1200)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	step := func(what string, err error) {
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v\nchromium log:\n%s", what, err, b.Log())
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	wait := func(cond string) {
+	text := func(id string) string {
 		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		step("wait", b.WaitFor(wctx, cond))
+		v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID(id)))
+		if err != nil {
+			t.Fatalf("text of #%s: %v", id, err)
+		}
+		return v
 	}
-	text := func(expr string) string {
+	eval := func(expr string) string {
 		t.Helper()
-		var v string
-		step(expr, b.Eval(ctx, expr, &v))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
 		return v
 	}
 
-	step("open the portal", b.Navigate(ctx, s.srv.URL+"/api/product/"))
-	wait(`!document.getElementById("signin-panel").hidden`)
+	do("open the portal", chromedp.Navigate(portal), chromedp.WaitVisible(chromedp.ID("signin-panel")))
 
 	// A wrong password is refused on the page.
-	step("type email", b.Type(ctx, "#email", email))
-	step("type password", b.Type(ctx, "#password", "not the password"))
-	step("click sign in", b.Click(ctx, "#signin-button"))
-	wait(`document.getElementById("signin-error").textContent.includes("wrong email or password")`)
+	do("sign in with a wrong password",
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.SendKeys(chromedp.ID("password"), "not the password"),
+		chromedp.Click(chromedp.ID("signin-button")),
+		until(`document.getElementById("signin-error").textContent.includes("wrong email or password")`))
 
-	step("type password", b.Type(ctx, "#password", password))
-	step("click sign in", b.Click(ctx, "#signin-button"))
-	wait(`!document.getElementById("account-panel").hidden`)
+	do("sign in", retype("password", password), chromedp.Click(chromedp.ID("signin-button")),
+		chromedp.WaitVisible(chromedp.ID("account-panel")))
 
-	if got := text(`document.getElementById("account-name").textContent`); got != "Acme Forecasting" {
+	if got := text("account-name"); got != "Acme Forecasting" {
 		t.Fatalf("account name %q", got)
 	}
-	if got := text(`document.getElementById("balance").textContent`); !strings.Contains(got, "12.34") || !strings.Contains(got, "-") {
+	if got := text("balance"); !strings.Contains(got, "12.34") || !strings.Contains(got, "-") {
 		t.Fatalf("balance shows %q, want -12.34 EUR", got)
 	}
-	if got := text(`document.getElementById("status").textContent`); got != "active" {
+	if got := text("status"); got != "active" {
 		t.Fatalf("status %q", got)
 	}
-	if got := text(`document.getElementById("usage").textContent`); got != "80 / 0" {
+	if got := text("usage"); got != "80 / 0" {
 		t.Fatalf("usage %q, want 80 reported / 0 billed", got)
 	}
-	rows := text(`Array.from(document.querySelectorAll("#invoices tbody tr")).map(r => r.innerText.replace(/\s+/g, " ").trim()).join("\n")`)
+	rows := eval(`Array.from(document.querySelectorAll("#invoices tbody tr")).map(r => r.innerText.replace(/\s+/g, " ").trim()).join("\n")`)
 	if !strings.Contains(rows, "INV-2026-10") || !strings.Contains(rows, "outstanding") || !strings.Contains(rows, "INV-2026-09") || !strings.Contains(rows, "paid") || strings.Count(rows, "\n") != 1 {
 		t.Fatalf("invoice rows:\n%s", rows)
 	}
-	if got := text(`document.cookie`); strings.Contains(got, product.SessionCookie) {
+	// The browser holds the session in an HttpOnly, SameSite=Strict cookie the page cannot read.
+	session := sessionCookie(t, ctx, portal)
+	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict || session.Path != "/api/product" {
+		t.Fatalf("session cookie %+v, want HttpOnly, SameSite=Strict, Path=/api/product", session)
+	}
+	if got := eval(`document.cookie`); strings.Contains(got, product.SessionCookie) {
 		t.Fatalf("the session cookie must be HttpOnly, page sees %q", got)
 	}
 
 	// The forecast: the series is the customer's own daily usage; the call goes from the
 	// browser to the Cloud API with the key.
-	if got := text(`document.getElementById("series").value`); got != "12, 15, 14, 18, 21" {
-		t.Fatalf("series prefilled with %q", got)
+	if got, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("series"))); err != nil || got != "12, 15, 14, 18, 21" {
+		t.Fatalf("series prefilled with %q (%v)", got, err)
 	}
-	step("type a wrong key", b.Type(ctx, "#api-key", "ml_not-a-key"))
-	step("run", b.Click(ctx, "#run-forecast"))
-	wait(`document.getElementById("forecast-error").textContent !== ""`)
-	if document := text(`document.getElementById("chart").innerHTML`); document != "" {
-		t.Fatalf("a refused forecast drew a chart")
+	do("run with a wrong key", chromedp.SendKeys(chromedp.ID("api-key"), "ml_not-a-key"), chromedp.Click(chromedp.ID("run-forecast")),
+		until(`document.getElementById("forecast-error").textContent !== ""`))
+	if chart, err := chromedp.Run(ctx, chromedp.InnerHTML(chromedp.ID("chart"))); err != nil || chart != "" {
+		t.Fatalf("a refused forecast drew a chart (%v): %s", err, chart)
 	}
 
-	step("type the key", b.Type(ctx, "#api-key", apiKey))
-	step("type horizon", b.Type(ctx, "#horizon", "8"))
-	step("run", b.Click(ctx, "#run-forecast"))
-	wait(`document.querySelector("#chart svg#forecast-chart")`)
-	var chart struct {
-		Series, Forecast       string
-		SeriesPts, ForecastPts int
-		Error, Values          string
+	do("run", retype("api-key", apiKey), retype("horizon", "8"), chromedp.Click(chromedp.ID("run-forecast")),
+		chromedp.WaitVisible(chromedp.CSS("#chart svg#forecast-chart")))
+	type chartSeen struct {
+		Series      string `json:"series"`
+		Forecast    string `json:"forecast"`
+		SeriesPts   int    `json:"seriesPts"`
+		ForecastPts int    `json:"forecastPts"`
+		Error       string `json:"error"`
+		Values      string `json:"values"`
 	}
-	step("read chart", b.Eval(ctx, `(() => { const s = document.getElementById("forecast-chart");
+	chart, err := chromedp.Run(ctx, chromedp.Evaluate[chartSeen](`(() => { const s = document.getElementById("forecast-chart");
 		return {series: s.dataset.seriesPoints, forecast: s.dataset.forecastPoints,
 			seriesPts: s.querySelector("polyline.series").getAttribute("points").trim().split(/\s+/).length,
 			forecastPts: s.querySelector("polyline.forecast").getAttribute("points").trim().split(/\s+/).length,
 			error: document.getElementById("forecast-error").textContent,
-			values: document.getElementById("forecast-values").textContent}; })()`, &chart))
+			values: document.getElementById("forecast-values").textContent}; })()`))
+	if err != nil {
+		t.Fatalf("read chart: %v", err)
+	}
 	if chart.Series != "5" || chart.Forecast != "8" || chart.SeriesPts != 5 || chart.ForecastPts != 9 || chart.Error != "" || !strings.HasPrefix(chart.Values, "Forecast: ") {
 		t.Fatalf("chart %+v", chart)
 	}
-	if got := text(`sessionStorage.getItem("meterline.apiKey")`); got != apiKey {
+	if got := eval(`sessionStorage.getItem("meterline.apiKey")`); got != apiKey {
 		t.Fatalf("key in sessionStorage %q", got)
 	}
 	// The forecast really went through the Cloud API and was metered for the key's customer.
@@ -249,16 +254,49 @@ func TestPortalInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(screenshotDir(t), "portal.png")
-	step("screenshot", b.Screenshot(ctx, shot))
+	if err := saveScreenshot(ctx, shot); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
 	t.Logf("screenshot: %s", shot)
 
-	step("sign out", b.Click(ctx, "#signout"))
-	wait(`!document.getElementById("signin-panel").hidden && document.getElementById("account-panel").hidden`)
-	if got := text(`String(sessionStorage.getItem("meterline.apiKey"))`); got != "null" {
+	do("sign out", chromedp.Click(chromedp.ID("signout")),
+		chromedp.WaitVisible(chromedp.ID("signin-panel")), chromedp.WaitNotVisible(chromedp.ID("account-panel")))
+	if got := eval(`String(sessionStorage.getItem("meterline.apiKey"))`); got != "null" {
 		t.Fatalf("sign-out left the key in sessionStorage: %q", got)
 	}
-	step("reload", b.Navigate(ctx, s.srv.URL+"/api/product/"))
-	wait(`!document.getElementById("signin-panel").hidden`)
+	if c := sessionCookie(t, ctx, portal); c != nil {
+		t.Fatalf("sign-out left the session cookie: %+v", c)
+	}
+	do("reload", chromedp.Navigate(portal), chromedp.WaitVisible(chromedp.ID("signin-panel")))
+}
+
+// until waits, polling in the page, for a JavaScript condition; the test's context bounds it.
+func until(condition string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](condition, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0))
+}
+
+// retype replaces what a field holds with text typed on the keyboard (SendKeys adds to it).
+// It empties the field in the page: chromedp v0.23.1's SetValue(sel, "") reports "could not
+// set value" for the empty string.
+func retype(id, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById(%q).value = ""`, id)),
+		chromedp.SendKeys(chromedp.ID(id), text))
+}
+
+// sessionCookie is the browser's session cookie for url, or nil.
+func sessionCookie(t *testing.T, ctx context.Context, url string) *network.Cookie {
+	t.Helper()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	if err != nil {
+		t.Fatalf("cookies: %v", err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == product.SessionCookie {
+			return c
+		}
+	}
+	return nil
 }
 
 // cloudUsage asks the Cloud API for the caller's consumption and adds up the units it reports.
