@@ -8,7 +8,8 @@ JSINTEROP := $(JSINTEROP_DIR)/node_modules/@azure/service-bus/package.json
 TEST_TIMEOUT ?= 20m
 
 .PHONY: chromium deps test bench fuzz vet build run start-func servicebus-emulator topology deploy clean
-APPS := subscriptions cloudapi product all
+# The bounded contexts' apps, read off the registrations (functions/internal/apps).
+CONTEXTS = $(shell $(GO) run ./functions/cmd/assemble -list)
 SB_CONFIG ?= infra/servicebus-emulator/config.json
 SB_ADDR ?= 127.0.0.1:5672
 
@@ -65,7 +66,7 @@ fuzz:
 ## build: assemble one publishable Function App per bounded context, plus one all-in-one app,
 ## under .build/<app> (host.json, a folder per function with function.json, the linux/amd64 handler).
 build:
-	@for app in $(APPS); do $(GO) run ./functions/cmd/assemble -app $$app -out .build/$$app || exit 1; done
+	@for app in $(CONTEXTS) all; do $(GO) run ./functions/cmd/assemble -app $$app -out .build/$$app || exit 1; done
 
 ## topology: regenerate what the contexts' registrations define: the emulator's config.json and
 ## the Azure template (a test fails when they are stale).
@@ -74,7 +75,7 @@ topology:
 
 ## deploy: the whole system to Azure (RESOURCE_GROUP=... NAME_PREFIX=...; needs az and func).
 deploy: build
-	@bash infra/azure/deploy.sh
+	@APPS="$(CONTEXTS)" bash infra/azure/deploy.sh
 
 ## run: the whole system locally (Azurite, Service Bus emulator, local Functions host); Ctrl-C stops it.
 ## HOST_MODE=contexts runs one host per bounded-context app instead of the all-in-one app.

@@ -32,7 +32,7 @@ func newTree(t *testing.T, tools ...string) tree {
 	}
 	must(os.MkdirAll(filepath.Join(tr.root, "infra", "azure"), 0o755))
 	must(os.WriteFile(filepath.Join(tr.root, "infra", "azure", "deploy.sh"), script, 0o755))
-	for _, app := range []string{"subscriptions", "cloudapi", "product"} {
+	for _, app := range []string{"subscriptions", "cloudapi", "product", "journal"} {
 		must(os.MkdirAll(filepath.Join(tr.root, ".build", app), 0o755))
 		must(os.WriteFile(filepath.Join(tr.root, ".build", app, "handler"), []byte("#!/bin/true\n"), 0o755))
 	}
@@ -47,7 +47,7 @@ func (tr tree) run(t *testing.T, env ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("bash", filepath.Join(tr.root, "infra", "azure", "deploy.sh"))
 	// Only the fakes and the shell's basics: a real az or func on this machine is never run.
-	cmd.Env = append([]string{"PATH=" + tr.bin + ":/usr/bin:/bin"}, env...)
+	cmd.Env = append([]string{"PATH=" + tr.bin + ":/usr/bin:/bin", "APPS=subscriptions cloudapi product journal"}, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -64,6 +64,7 @@ func TestDeployRunsTheTemplateThenPublishesEachApp(t *testing.T) {
 		"func subscriptions azure functionapp publish mtrl-subscriptions",
 		"func cloudapi azure functionapp publish mtrl-cloudapi",
 		"func product azure functionapp publish mtrl-product",
+		"func journal azure functionapp publish mtrl-journal",
 	}
 	if got := strings.Split(strings.TrimSpace(string(calls)), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -81,6 +82,7 @@ func TestDeploySaysWhatIsMissing(t *testing.T) {
 		{"no func", []string{"az"}, []string{"RESOURCE_GROUP=rg", "NAME_PREFIX=mtrl"}, "Azure Functions Core Tools (func) are not installed"},
 		{"no group", []string{"az", "func"}, []string{"NAME_PREFIX=mtrl"}, "set RESOURCE_GROUP"},
 		{"bad prefix", []string{"az", "func"}, []string{"RESOURCE_GROUP=rg", "NAME_PREFIX=Meter-Line"}, "set NAME_PREFIX"},
+		{"no apps", []string{"az", "func"}, []string{"RESOURCE_GROUP=rg", "NAME_PREFIX=mtrl", "APPS="}, "set APPS"},
 	} {
 		tr := newTree(t, c.tools...)
 		out, err := tr.run(t, c.env...)

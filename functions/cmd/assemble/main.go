@@ -28,7 +28,16 @@ func main() {
 	name := flag.String("app", "", "bounded context to assemble: "+strings.Join(apps.Names(), "|"))
 	out := flag.String("out", "", "output folder, e.g. .build/subscriptions")
 	noBinary := flag.Bool("no-binary", false, "skip building the handler binary")
+	list := flag.Bool("list", false, "print the bounded contexts' app names, one a line, and exit")
 	flag.Parse()
+	if *list {
+		for _, n := range apps.Names() {
+			if n != apps.All {
+				fmt.Println(n)
+			}
+		}
+		return
+	}
 	if *name == "" || *out == "" {
 		flag.Usage()
 		os.Exit(2)
