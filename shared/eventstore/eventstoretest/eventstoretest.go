@@ -374,8 +374,8 @@ func bigJSON(n int) json.RawMessage {
 }
 
 func testBigPayloads(t *testing.T, s Store) {
-	// Over a table property's 64 KiB: in bytes, and in UTF-16 units only (2 bytes per 'é' in
-	// UTF-8, 2 in UTF-16; 4 per emoji in both).
+	// Over a table property's 64 KiB, in multi-byte characters too (2 bytes per 'é', 4 per
+	// emoji), which must come back whole.
 	big := ev("big")
 	big.Data = bigJSON(200 << 10)
 	accents := ev("accents")

@@ -2,6 +2,7 @@ package tablestore_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,7 +101,8 @@ func TestRowLayout(t *testing.T) {
 	if r := f.row(t, "order-1", "id-b"); r["Version"] != "2" {
 		t.Fatalf("id row %v", r)
 	}
-	if r := f.row(t, "order-1", "e0000000000000000002"); r["EventID"] != "b" || r["Data"] != `{"n":2}` || r["DataBlob"] != nil {
+	if r := f.row(t, "order-1", "e0000000000000000002"); r["EventID"] != "b" || r["Data"] != base64.StdEncoding.EncodeToString([]byte(`{"n":2}`)) ||
+		r["Data@odata.type"] != "Edm.Binary" || r["DataBlob"] != nil {
 		t.Fatalf("event row %v", r)
 	}
 	events, _ := s.Read(ctx, "order-1", 1)
@@ -218,5 +220,31 @@ func TestLosingAppendKeepsStoredPayload(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d blobs, want the stored one only", n)
+	}
+}
+
+// Rows written before payloads were binary hold Data as a string, and still read.
+func TestStringPayloadRowsStillRead(t *testing.T) {
+	f := newFixture(t, "stringrows")
+	s := f.store(t, "stringrows")
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "order-1", eventstore.NoStream, event("a", `{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	row := f.row(t, "order-1", "e0000000000000000001")
+	row["Data"] = `{"n":1,"text":"héllo"}`
+	delete(row, "Data@odata.type")
+	for k := range row {
+		if strings.HasPrefix(k, "odata.") || k == "Timestamp" {
+			delete(row, k)
+		}
+	}
+	old, _ := json.Marshal(row)
+	if _, err := f.table.UpsertEntity(ctx, old, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Read(ctx, "order-1", 1)
+	if err != nil || len(events) != 1 || string(events[0].Data) != `{"n":1,"text":"héllo"}` {
+		t.Fatalf("read %+v, %v; want the string payload", events, err)
 	}
 }

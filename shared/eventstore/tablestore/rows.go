@@ -1,10 +1,10 @@
 package tablestore
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"meterline/shared/eventstore"
 )
@@ -38,8 +38,11 @@ const (
 	edmDateTime = "Edm.DateTime"
 )
 
-// eventEntity is an event row. Data holds the JSON payload as a string property, or, for a
-// payload over a property's 64 KiB, DataBlob names the blob that holds it.
+// eventEntity is an event row. Data holds the JSON payload as a binary property, or, for a
+// payload over a property's 64 KiB, DataBlob names the blob that holds it. Binary keeps the
+// request ASCII (base64): Azurite decodes a request body chunk by chunk and turns a character
+// that straddles two chunks into U+FFFD (Azure/Azurite#2670). Rows written before kept Data
+// as a string, and still read.
 type eventEntity struct {
 	PartitionKey  string
 	RowKey        string
@@ -55,6 +58,7 @@ type eventEntity struct {
 	CausationID   string `json:",omitempty"`
 	TraceParent   string `json:",omitempty"`
 	Data          string `json:",omitempty"`
+	DataType      string `json:"Data@odata.type,omitempty"`
 	DataBlob      string `json:",omitempty"`
 }
 
@@ -78,46 +82,34 @@ func newEventEntity(e eventstore.Event, blob string) eventEntity {
 	if blob != "" {
 		row.DataBlob = blob
 	} else {
-		row.Data = string(e.Data)
+		row.Data, row.DataType = base64.StdEncoding.EncodeToString(e.Data), edmBinary
 	}
 	return row
 }
 
-func (r eventEntity) event() eventstore.Event {
+func (r eventEntity) event() (eventstore.Event, error) {
 	e := eventstore.Event{
 		ID: r.EventID, Type: r.Type, SchemaVersion: int(r.SchemaVersion), Stream: r.PartitionKey,
 		Version: r.Version, Source: r.Source, CreatedAt: r.CreatedAt.UTC(),
 		CorrelationID: r.CorrelationID, CausationID: r.CausationID, TraceParent: r.TraceParent,
 	}
-	if r.Data != "" {
+	switch {
+	case r.Data == "":
+	case r.DataType == edmBinary:
+		data, err := base64.StdEncoding.DecodeString(r.Data)
+		if err != nil {
+			return e, fmt.Errorf("tablestore: event %s: data: %w", r.EventID, err)
+		}
+		e.Data = data
+	default:
 		e.Data = json.RawMessage(r.Data)
 	}
-	return e
+	return e, nil
 }
 
 func newVersionEntity(stream, rowKey string, version int64) versionEntity {
 	return versionEntity{PartitionKey: stream, RowKey: rowKey, Version: version, VersionType: edmInt64}
 }
 
-// maxPropertyBytes is a string property's limit: 64 KiB, counted in UTF-16.
+// maxPropertyBytes is a binary property's limit: 64 KiB.
 const maxPropertyBytes = 64 << 10
-
-// utf16Bytes is the size of s in UTF-16, the unit of the Table service's property limit.
-func utf16Bytes(s []byte) int {
-	n := 0
-	for len(s) > 0 {
-		if s[0] < utf8.RuneSelf {
-			n += 2
-			s = s[1:]
-			continue
-		}
-		r, size := utf8.DecodeRune(s)
-		if r >= 0x10000 {
-			n += 4
-		} else {
-			n += 2
-		}
-		s = s[size:]
-	}
-	return n
-}

@@ -34,6 +34,7 @@ package tablestore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -297,10 +298,10 @@ func offloads(events []eventstore.Event) []bool {
 	out := make([]bool, len(events))
 	total := perOpOverhead // the header
 	for i, e := range events {
-		if utf16Bytes(e.Data) > maxPropertyBytes {
+		if len(e.Data) > maxPropertyBytes {
 			out[i] = true
 		} else {
-			total += len(e.Data) + 2*len(e.Data)/10 // JSON escaping margin
+			total += inlined(e.Data)
 		}
 		total += 3*perOpOverhead + 2*len(e.ID) + len(e.Type) + len(e.Source) + len(e.CorrelationID) + len(e.CausationID) + len(e.TraceParent) + 4*len(e.Stream)
 	}
@@ -315,10 +316,13 @@ func offloads(events []eventstore.Event) []bool {
 			break
 		}
 		out[big] = true
-		total -= len(events[big].Data) + 2*len(events[big].Data)/10
+		total -= inlined(events[big].Data)
 	}
 	return out
 }
+
+// inlined is what a payload adds to a transaction's body: its base64.
+func inlined(data []byte) int { return base64.StdEncoding.EncodedLen(len(data)) }
 
 // blobName is unique per write attempt, so that an attempt that loses (a conflict, a retry
 // with the same event id) can never overwrite the payload of the event that won.
@@ -500,9 +504,11 @@ func (s *Store) readEvents(ctx context.Context, stream, from, to string) ([]even
 
 // withPayload is the event of row, with its payload fetched from the blob if offloaded.
 func (s *Store) withPayload(ctx context.Context, row eventEntity) (eventstore.Event, error) {
-	e := row.event()
+	e, err := row.event()
+	if err != nil {
+		return eventstore.Event{}, err
+	}
 	if row.DataBlob != "" {
-		var err error
 		if e.Data, err = s.getBlob(ctx, row.DataBlob); err != nil {
 			return eventstore.Event{}, err
 		}
