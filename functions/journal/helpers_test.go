@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +21,7 @@ import (
 	"meterline/functions/journal/app"
 	"meterline/functions/journal/store"
 	"meterline/functions/journal/store/tablestore"
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
 	"meterline/shared/eventstore"
 	"meterline/shared/funcapp"
 	viewtables "meterline/shared/views/tablestore"
@@ -34,17 +33,7 @@ import (
 // containers of its own.
 var connectionString string
 
-func TestMain(m *testing.M) {
-	inst, err := azurite.Start(context.Background(), azurite.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "azurite:", err)
-		os.Exit(1)
-	}
-	connectionString = inst.ConnectionString()
-	code := m.Run()
-	inst.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { azuritetest.Main(m, &connectionString) }
 
 var quiet = slog.New(slog.DiscardHandler)
 

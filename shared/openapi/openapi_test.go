@@ -17,13 +17,13 @@ type bookkeeping struct {
 }
 
 type thing struct {
-	ID      string     `json:"id"`
-	Note    string     `json:"note,omitempty"`
-	At      time.Time  `json:"at"`
-	Until   *time.Time `json:"until,omitempty"`
-	Tags    []string   `json:"tags"`
-	Secret  string     `json:"-"`
-	private int
+	ID          string     `json:"id"`
+	Note        string     `json:"note,omitempty"`
+	At          time.Time  `json:"at"`
+	Until       *time.Time `json:"until,omitempty"`
+	Tags        []string   `json:"tags"`
+	Secret      string     `json:"-"`
+	private     int
 	bookkeeping `openapi:"-"`
 }
 

@@ -4,6 +4,8 @@ package azuritetest
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"meterline/shared/azurite"
@@ -19,4 +21,18 @@ func Start(t testing.TB) *azurite.Instance {
 	}
 	t.Cleanup(inst.Stop)
 	return inst
+}
+
+// Main is a package's TestMain for tests that share one Azurite (each on tables and containers
+// of its own): it starts the instance, sets *connectionString, runs the tests and exits.
+func Main(m *testing.M, connectionString *string) {
+	inst, err := azurite.Start(context.Background(), azurite.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "azurite:", err)
+		os.Exit(1)
+	}
+	*connectionString = inst.ConnectionString()
+	code := m.Run()
+	inst.Stop()
+	os.Exit(code)
 }

@@ -3,11 +3,10 @@ package tablestore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
 	"meterline/shared/eventstore/eventstoretest"
 	"meterline/shared/eventstore/tablestore"
 )
@@ -16,17 +15,7 @@ import (
 // table (and container when it counts blobs).
 var connectionString string
 
-func TestMain(m *testing.M) {
-	inst, err := azurite.Start(context.Background(), azurite.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "azurite:", err)
-		os.Exit(1)
-	}
-	connectionString = inst.ConnectionString()
-	code := m.Run()
-	inst.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { azuritetest.Main(m, &connectionString) }
 
 // The conformance suite against Azurite: a fresh table per test.
 func TestConformance(t *testing.T) {

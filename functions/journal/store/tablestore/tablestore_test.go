@@ -3,31 +3,20 @@ package tablestore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 
 	"meterline/functions/journal/store"
 	"meterline/functions/journal/store/storetest"
 	"meterline/functions/journal/store/tablestore"
-	"meterline/shared/azurite"
+	"meterline/shared/azurite/azuritetest"
 )
 
 // connectionString is the private Azurite the tests of this package share, each in its own
 // tables and containers.
 var connectionString string
 
-func TestMain(m *testing.M) {
-	inst, err := azurite.Start(context.Background(), azurite.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "azurite:", err)
-		os.Exit(1)
-	}
-	connectionString = inst.ConnectionString()
-	code := m.Run()
-	inst.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { azuritetest.Main(m, &connectionString) }
 
 var fresh atomic.Int32
 
