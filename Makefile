@@ -7,7 +7,7 @@ JSINTEROP_DIR := infra/servicebus-emulator/jsinterop
 JSINTEROP := $(JSINTEROP_DIR)/node_modules/@azure/service-bus/package.json
 TEST_TIMEOUT ?= 20m
 
-.PHONY: chromium deps test bench fuzz vet build run start-func servicebus-emulator topology deploy clean
+.PHONY: chromium deps test bench fuzz vet build run start-func servicebus-emulator topology deploy meterline clean
 # The bounded contexts' apps, read off the registrations (functions/internal/apps).
 CONTEXTS = $(shell $(GO) run ./functions/cmd/assemble -list)
 SB_CONFIG ?= infra/servicebus-emulator/config.json
@@ -93,6 +93,10 @@ start-func: $(AZURITE) build
 ## servicebus-emulator: the Service Bus emulator alone, in the foreground (SB_DATA=dir keeps messages).
 servicebus-emulator:
 	$(GO) run ./infra/servicebus-emulator/cmd/sbemulator -config $(SB_CONFIG) -addr $(SB_ADDR) $(if $(SB_DATA),-data $(SB_DATA))
+
+## meterline: the operations tool (rebuild, replay, deadletters) as .build/meterline.
+meterline:
+	$(GO) build -o .build/meterline ./functions/cmd/meterline
 
 clean:
 	rm -rf .build

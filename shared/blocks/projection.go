@@ -44,6 +44,15 @@ type Projection[F, D any] struct {
 	// crash between the two writes), e.g. to mirror it into an index keyed otherwise. Optional;
 	// not called for tombstones.
 	After func(ctx context.Context, key string, doc D) error
+	// Indexes are the collections After writes: a rebuild drops them with Docs, and After fills
+	// them again.
+	Indexes []Collection
+}
+
+// Collection is a document collection a rebuild empties (a *views.Docs of any type).
+type Collection interface {
+	Name() string
+	Drop(ctx context.Context) (int, error)
 }
 
 // Register registers the projection's Service Bus function (none when it has no topic).
@@ -58,6 +67,12 @@ func (p Projection[F, D]) Register(a *funcapp.App) {
 	if p.Source.Topic != "" {
 		listen(a, p.Name, p.Source, p.Handle)
 	}
+	collections := []string{p.Docs.Name()}
+	for _, c := range p.Indexes {
+		collections = append(collections, c.Name())
+	}
+	a.AddView(funcapp.View{Name: p.Name, App: a.Name, Topic: p.Source.Topic, Types: p.Source.Types, InStreams: p.Store != nil,
+		Collections: collections, Rebuild: p.Rebuild})
 }
 
 // Handle applies one event; types it does not want are ignored.

@@ -97,6 +97,25 @@ func Filter(types []string) string {
 	return "type IN (" + strings.Join(quoted, ", ") + ")"
 }
 
+// ReplayTo is the application property that addresses a message to one context's
+// subscriptions, or to one subscription, and to no other: events replayed from the Journal, a
+// dead letter resubmitted. Every subscription's rule (Rule) takes the messages without it, and
+// those that name its context or itself.
+const ReplayTo = "meterline_replay_to"
+
+// Rule is the broker's SQL rule of a block's subscription: the wanted types (filter, from
+// Filter), published normally or addressed to the subscription's context or to itself
+// (ReplayTo). The topology writes it into every place that declares subscriptions, so that
+// the emulator and Azure route alike.
+func Rule(filter, app, subscription string) string {
+	// Both names are made of letters, digits, '-' and '_' (funcapp checks): safe to quote.
+	route := ReplayTo + " IS NULL OR " + ReplayTo + " IN ('" + app + "', '" + subscription + "')"
+	if filter == "1=1" {
+		return route
+	}
+	return "(" + filter + ") AND (" + route + ")"
+}
+
 // SubscriptionName is the Service Bus subscription of a context's function: "cloudapi" and
 // "ReplicateAccess" make "cloudapi-replicate-access". Azure allows 50 characters.
 func SubscriptionName(app, function string) string {
@@ -124,7 +143,7 @@ func SubscriptionName(app, function string) string {
 // listen registers the Service Bus function of a block with a topic: its subscription, named
 // after the app and the function, filtered to the block's types.
 func listen[F any](a *funcapp.App, name string, s Source[F], handle func(context.Context, eventstore.Event) error) {
-	trigger := funcapp.ServiceBusTrigger{Topic: s.Topic, Subscription: SubscriptionName(a.Name, name), Filter: Filter(s.Types)}
+	trigger := funcapp.ServiceBusTrigger{Topic: s.Topic, Subscription: SubscriptionName(a.Name, name), Filter: Filter(s.Types), Types: s.Types}
 	a.ServiceBus(name, trigger, func(ctx context.Context, m *funcapp.Message) error {
 		e, err := eventstore.UnmarshalEnvelope(m.Body)
 		if err != nil {

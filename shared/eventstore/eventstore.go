@@ -108,3 +108,10 @@ type StreamOutbox interface {
 type Publisher interface {
 	Publish(ctx context.Context, events ...Event) error
 }
+
+// Scanner reads every event of a store, for tools that rebuild read models from scratch.
+type Scanner interface {
+	// Scan calls fn for every event, stream by stream, each stream in version order; it stops
+	// at fn's first error and returns it.
+	Scan(ctx context.Context, fn func(Event) error) error
+}

@@ -24,6 +24,7 @@ type App struct {
 
 	functions []*Function
 	byName    map[string]*Function
+	views     []View
 }
 
 // New returns an empty app for the bounded context name.
@@ -76,6 +77,9 @@ type ServiceBusTrigger struct {
 	// Filter is the subscription's SQL rule (e.g. "type IN ('a', 'b')"); empty means every
 	// message. It is topology, not function.json: the broker applies it (see package topology).
 	Filter string
+	// Types are the event types Filter selects ({"*"} for every type), for the tools that
+	// address messages to a subscription (a replay takes only the types it wants).
+	Types []string
 }
 
 // TimerTrigger declares a timerTrigger binding.
@@ -193,6 +197,9 @@ func (a *App) Timer(name string, t TimerTrigger, h TimerHandler) {
 func (a *App) Include(other *App) {
 	for _, f := range other.functions {
 		a.add(f)
+	}
+	for _, v := range other.views {
+		a.AddView(v)
 	}
 }
 

@@ -210,3 +210,81 @@ func (d *Docs[T]) Entries(ctx context.Context) ([]Entry[T], error) {
 	}
 	return out, nil
 }
+
+// Bulk is a Backend that also writes and drops whole collections in few round trips (Table
+// Storage: entity-group transactions of one partition, which a collection is). Rebuilds use
+// it; Docs falls back to one call per document on a backend without it.
+type Bulk interface {
+	// PutAll writes docs into collection unconditionally (created or replaced).
+	PutAll(ctx context.Context, collection string, docs []Doc) error
+	// Drop deletes every document of collection and returns how many there were.
+	Drop(ctx context.Context, collection string) (int, error)
+}
+
+// Name is the collection's name.
+func (d *Docs[T]) Name() string { return d.name }
+
+// Drop deletes every document of the collection (a read model about to be rebuilt) and
+// returns how many there were.
+func (d *Docs[T]) Drop(ctx context.Context) (int, error) {
+	if b, ok := d.backend.(Bulk); ok {
+		return b.Drop(ctx, d.name)
+	}
+	stored, err := d.backend.List(ctx, d.name)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range stored {
+		if err := d.backend.Delete(ctx, d.name, s.Key); err != nil {
+			return 0, err
+		}
+	}
+	return len(stored), nil
+}
+
+// PutAll writes entries unconditionally, creating or replacing each document: the last step
+// of a rebuild, after Drop. Every document is encoded and checked before anything is written.
+func (d *Docs[T]) PutAll(ctx context.Context, entries []Entry[T]) error {
+	docs := make([]Doc, len(entries))
+	for i, e := range entries {
+		if err := CheckKey(e.Key); err != nil {
+			return err
+		}
+		data, err := json.Marshal(e.Doc)
+		if err != nil {
+			return fmt.Errorf("views: encode %s/%s: %w", d.name, e.Key, err)
+		}
+		if err := CheckDocument(data); err != nil {
+			return fmt.Errorf("%s/%s: %w", d.name, e.Key, err)
+		}
+		docs[i] = Doc{Key: e.Key, Data: data}
+	}
+	if b, ok := d.backend.(Bulk); ok {
+		return b.PutAll(ctx, d.name, docs)
+	}
+	for _, doc := range docs {
+		if err := d.put(ctx, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put writes doc whatever is stored.
+func (d *Docs[T]) put(ctx context.Context, doc Doc) error {
+	for attempt := 1; ; attempt++ {
+		version := ""
+		stored, err := d.backend.Get(ctx, d.name, doc.Key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			version = stored.Version
+		}
+		_, err = d.backend.Put(ctx, d.name, doc.Key, doc.Data, version)
+		if !errors.Is(err, ErrConflict) || attempt == maxAttempts {
+			return err
+		}
+	}
+}

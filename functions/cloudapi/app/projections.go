@@ -40,9 +40,10 @@ func subscriptionsEvents(types []string) blocks.Source[any] {
 // refresh (the Gate's Refresh, or nil) hears of every credential and lock written.
 func ReplicateKeys(s AccessStore, refresh func(collection, key string)) blocks.Projection[any, domain.Key] {
 	return blocks.Projection[any, domain.Key]{
-		Name:   "ReplicateKeys",
-		Source: subscriptionsEvents(acl.KeyTypes),
-		Docs:   s.Keys,
+		Name:    "ReplicateKeys",
+		Source:  subscriptionsEvents(acl.KeyTypes),
+		Docs:    s.Keys,
+		Indexes: []blocks.Collection{s.Credentials}, // After mirrors every key into its credential
 		Key: func(e blocks.Event[any]) string {
 			switch c := e.Fact.(type) {
 			case domain.KeyIssued:

@@ -11,6 +11,7 @@ import (
 
 	"meterline/functions/internal/topology"
 	"meterline/shared/azurite"
+	"meterline/shared/eventstore"
 	"meterline/shared/funcapp"
 )
 
@@ -29,6 +30,9 @@ type Context struct {
 	// Build connects the context's dependencies from the app settings (the host passes them
 	// as environment variables) and registers its functions.
 	Build func(ctx context.Context, setting func(name string) string) (*funcapp.App, error)
+	// Events opens the context's event store for reading it whole (the tools' rebuilds); nil
+	// for a context that keeps no streams.
+	Events func(ctx context.Context, setting func(name string) string) (eventstore.Scanner, error)
 }
 
 // Names lists the selectable app names: every context, then "all".
@@ -81,6 +85,15 @@ func Build(ctx context.Context, name string, setting func(string) string) (*func
 		parts = append(parts, a)
 	}
 	return combine(name, parts), nil
+}
+
+// Events opens the event store of context name (its own streams), for reading it whole.
+func Events(ctx context.Context, name string, setting func(string) string) (eventstore.Scanner, error) {
+	i := slices.IndexFunc(contexts, func(c Context) bool { return c.Name == name && c.Events != nil })
+	if i < 0 {
+		return nil, fmt.Errorf("context %q keeps no event streams", name)
+	}
+	return contexts[i].Events(ctx, func(name string) string { return azurite.ExpandConnectionString(setting(name)) })
 }
 
 // Contexts are the bounded contexts as the topology sees them: their topics and their

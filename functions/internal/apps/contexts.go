@@ -5,9 +5,14 @@ import (
 
 	"meterline/functions/cloudapi"
 	"meterline/functions/journal"
+	journalapp "meterline/functions/journal/app"
 	"meterline/functions/product"
 	"meterline/functions/subscriptions"
 	subscontracts "meterline/functions/subscriptions/contracts"
+	"meterline/shared/azurite"
+	"meterline/shared/connect"
+	"meterline/shared/eventstore"
+	evtables "meterline/shared/eventstore/tablestore"
 	"meterline/shared/funcapp"
 )
 
@@ -25,6 +30,9 @@ var contexts = []Context{
 			}
 			return subscriptions.New(deps), nil
 		},
+		Events: func(ctx context.Context, setting func(string) string) (eventstore.Scanner, error) {
+			return openEvents(ctx, setting, subscriptions.StorageSetting, subscriptions.EventsTable, subscriptions.PayloadContainer)
+		},
 	},
 	{
 		Name:   cloudapi.Name,
@@ -36,6 +44,9 @@ var contexts = []Context{
 				return nil, err
 			}
 			return cloudapi.New(deps), nil
+		},
+		Events: func(ctx context.Context, setting func(string) string) (eventstore.Scanner, error) {
+			return openEvents(ctx, setting, cloudapi.StorageSetting, cloudapi.EventsTable, cloudapi.EventsContainer)
 		},
 	},
 	{
@@ -60,4 +71,23 @@ var contexts = []Context{
 			return journal.New(deps), nil
 		},
 	},
+}
+
+// openEvents opens a context's event store, as its Connect does, without the rest of its deps.
+func openEvents(ctx context.Context, setting func(string) string, storage, table, container string) (eventstore.Scanner, error) {
+	tables, blobs, err := connect.Storage(setting, storage)
+	if err != nil {
+		return nil, err
+	}
+	return evtables.New(ctx, tables, blobs, &evtables.Options{Table: table, Container: container})
+}
+
+// Journal opens the Journal's reader (every event of every context, by type and time) from
+// the app settings.
+func Journal(ctx context.Context, setting func(string) string) (*journalapp.Reader, error) {
+	deps, err := journal.Connect(ctx, func(name string) string { return azurite.ExpandConnectionString(setting(name)) })
+	if err != nil {
+		return nil, err
+	}
+	return &journalapp.Reader{Records: deps.Records, Archive: deps.Archive}, nil
 }

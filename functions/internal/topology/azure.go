@@ -164,7 +164,7 @@ func (t Topology) AzureTemplate(contexts []Context, settings AppSettings) ([]byt
 				"type": "Microsoft.ServiceBus/namespaces/topics/subscriptions/rules", "apiVersion": sbAPI,
 				"name":       fmt.Sprintf("[format('{0}/%s/%s/%s', variables('serviceBus'))]", tp.Name, s.Name, AzureRuleName),
 				"dependsOn":  []string{fmt.Sprintf("[resourceId('Microsoft.ServiceBus/namespaces/topics/subscriptions', variables('serviceBus'), '%s', '%s')]", tp.Name, s.Name)},
-				"properties": map[string]any{"filterType": "SqlFilter", "sqlFilter": map[string]any{"sqlExpression": s.Filter}},
+				"properties": map[string]any{"filterType": "SqlFilter", "sqlFilter": map[string]any{"sqlExpression": s.Rule}},
 			})
 		}
 	}

@@ -52,7 +52,7 @@ func (t Topology) EmulatorConfig() ([]byte, error) {
 				Name: s.Name,
 				Properties: props{"LockDuration": ISO8601(LockDuration), "MaxDeliveryCount": MaxDeliveryCount,
 					"DeadLetteringOnMessageExpiration": true},
-				Rules: []rule{{Name: RuleName, Properties: props{"FilterType": "Sql", "SqlFilter": props{"SqlExpression": s.Filter}}}},
+				Rules: []rule{{Name: RuleName, Properties: props{"FilterType": "Sql", "SqlFilter": props{"SqlExpression": s.Rule}}}},
 			})
 		}
 		ns.Topics = append(ns.Topics, out)

@@ -6,7 +6,8 @@
 //
 // Entities:
 //   - a topic per context that publishes, named after it (its outbox sends every event there);
-//   - a subscription per Service Bus function, on the topic it listens to, with one SQL rule;
+//   - a subscription per Service Bus function, on the topic it listens to, with one SQL rule:
+//     the types it wants, published or replayed to it (blocks.Rule);
 //   - a queue "<app>-deadletters" per context, for the messages its functions dead-letter.
 package topology
 
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"meterline/shared/blocks"
 	"meterline/shared/funcapp"
 )
 
@@ -56,7 +58,9 @@ type Topic struct {
 // Subscription is one Service Bus function's subscription.
 type Subscription struct {
 	Name     string
-	Filter   string // the SQL rule
+	Filter   string // the types the function wants (its trigger's filter)
+	Rule     string // the SQL rule: Filter, and the replay routing (blocks.Rule)
+	Types    []string
 	App      string // the context whose function reads it
 	Function string
 }
@@ -96,7 +100,8 @@ func Of(contexts []Context) (Topology, error) {
 			case slices.ContainsFunc(topic.Subscriptions, func(s Subscription) bool { return s.Name == sb.Subscription }):
 				return Topology{}, fmt.Errorf("topology: two subscriptions %q on topic %q", sb.Subscription, sb.Topic)
 			}
-			topic.Subscriptions = append(topic.Subscriptions, Subscription{Name: sb.Subscription, Filter: sb.Filter, App: c.Name, Function: f.Name})
+			topic.Subscriptions = append(topic.Subscriptions, Subscription{Name: sb.Subscription, Filter: sb.Filter,
+				Rule: blocks.Rule(sb.Filter, c.Name, sb.Subscription), Types: sb.Types, App: c.Name, Function: f.Name})
 		}
 	}
 	for i := range t.Topics {

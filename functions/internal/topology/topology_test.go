@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -26,7 +27,8 @@ func TestOfReadsEntitiesOffRegistrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(tp.Topics) != 1 || tp.Topics[0].Publisher != "alpha" || len(tp.Topics[0].Subscriptions) != 1 ||
-		tp.Topics[0].Subscriptions[0] != (topology.Subscription{Name: "beta-fn-a", Filter: "type IN ('alpha.X')", App: "beta", Function: "FnA"}) {
+		!reflect.DeepEqual(tp.Topics[0].Subscriptions[0], topology.Subscription{Name: "beta-fn-a", Filter: "type IN ('alpha.X')",
+			Rule: "(type IN ('alpha.X')) AND (meterline_replay_to IS NULL OR meterline_replay_to IN ('beta', 'beta-fn-a'))", App: "beta", Function: "FnA"}) {
 		t.Fatalf("topics %+v", tp.Topics)
 	}
 	if len(tp.Queues) != 2 || tp.Queues[1].Name != "beta-deadletters" {

@@ -28,11 +28,12 @@ type Views struct {
 // streams, and the email index that sign-in looks them up by.
 func ReplicateUsers(users *views.Docs[domain.PortalUser], emails *views.Docs[domain.EmailOwner]) blocks.Projection[any, domain.PortalUser] {
 	return blocks.Projection[any, domain.PortalUser]{
-		Name:   "ReplicateUsers",
-		Source: blocks.Source[any]{Topic: acl.SubscriptionsTopic, Types: acl.UserTypes, Translate: acl.Translate},
-		Docs:   users,
-		Key:    func(e blocks.Event[any]) string { return userOf(e.Fact) },
-		When:   func(u *domain.PortalUser, e blocks.Event[any]) { u.Apply(e.Version, e.Fact) },
+		Name:    "ReplicateUsers",
+		Source:  blocks.Source[any]{Topic: acl.SubscriptionsTopic, Types: acl.UserTypes, Translate: acl.Translate},
+		Docs:    users,
+		Indexes: []blocks.Collection{emails}, // After writes each user's sign-in entry
+		Key:     func(e blocks.Event[any]) string { return userOf(e.Fact) },
+		When:    func(u *domain.PortalUser, e blocks.Event[any]) { u.Apply(e.Version, e.Fact) },
 		// Emails are unique and never change upstream: the index entry is written once the user
 		// has one, and an unchanged entry is not written again. Running on every event of the
 		// user, it repairs an entry lost to a crash between the two writes.

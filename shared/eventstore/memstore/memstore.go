@@ -237,3 +237,28 @@ func (s *Store) LoadSnapshot(ctx context.Context, name string) (eventstore.Snaps
 	snap.Data = append(json.RawMessage(nil), snap.Data...)
 	return snap, true, nil
 }
+
+var _ eventstore.Scanner = (*Store)(nil)
+
+// Scan implements eventstore.Scanner: streams in name order, as the table store's partitions.
+func (s *Store) Scan(ctx context.Context, fn func(eventstore.Event) error) error {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.streams))
+	for name := range s.streams {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	for _, name := range names {
+		events, err := s.Read(ctx, name, 1)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -765,3 +765,34 @@ func tooLargeCode(code string) bool {
 	}
 	return false
 }
+
+var _ eventstore.Scanner = (*Store)(nil)
+
+// Scan implements eventstore.Scanner: one query over the event rows of every partition (a
+// whole-table scan, for tools), which the service returns partition by partition in key
+// order: each stream in version order.
+func (s *Store) Scan(ctx context.Context, fn func(eventstore.Event) error) error {
+	// Event rows are "e" + digits; the header "e~head" sorts after "e~".
+	filter := "RowKey gt " + tablekit.Quote(eventPrefix) + " and RowKey lt " + tablekit.Quote(eventPrefix+"~")
+	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("tablestore: scan: %w", err)
+		}
+		for _, b := range page.Entities {
+			var row eventEntity
+			if err := json.Unmarshal(b, &row); err != nil {
+				return fmt.Errorf("tablestore: scan: %w", err)
+			}
+			e, err := s.withPayload(ctx, row)
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

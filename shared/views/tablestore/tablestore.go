@@ -280,3 +280,107 @@ func (s *Store) List(ctx context.Context, collection string) ([]views.Doc, error
 	slices.SortFunc(out, func(a, b views.Doc) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
+
+var _ views.Bulk = (*Store)(nil)
+
+// A collection is one partition, so a rebuild writes and drops it in entity-group
+// transactions: at most 100 operations and 4 MiB each (kept under, for the batch's framing).
+const (
+	batchOps   = 100
+	batchBytes = 3 << 20
+)
+
+// PutAll implements views.Bulk: upserts in transactions of up to a hundred documents, several
+// transactions at once.
+func (s *Store) PutAll(ctx context.Context, collection string, docs []views.Doc) error {
+	pk, err := escapeKey(collection)
+	if err != nil {
+		return err
+	}
+	var batches [][]aztables.TransactionAction
+	var batch []aztables.TransactionAction
+	size := 0
+	for _, d := range docs {
+		rk, err := escapeKey(d.Key)
+		if err != nil {
+			return err
+		}
+		if err := views.CheckDocument(d.Data); err != nil {
+			return err
+		}
+		entity, err := entityOf(pk, rk, d.Data)
+		if err != nil {
+			return err
+		}
+		if len(batch) == batchOps || (len(batch) > 0 && size+len(entity) > batchBytes) {
+			batches, batch, size = append(batches, batch), nil, 0
+		}
+		batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: entity})
+		size += len(entity)
+	}
+	if len(batch) > 0 {
+		batches = append(batches, batch)
+	}
+	return s.submitAll(ctx, collection, batches)
+}
+
+// Drop implements views.Bulk: the partition's keys, then deletes in transactions.
+func (s *Store) Drop(ctx context.Context, collection string) (int, error) {
+	pk, err := escapeKey(collection)
+	if err != nil {
+		return 0, err
+	}
+	filter, sel := "PartitionKey eq "+tablekit.Quote(pk), "RowKey"
+	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: &sel})
+	var batches [][]aztables.TransactionAction
+	var batch []aztables.TransactionAction
+	n := 0
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("tablestore: drop %s: %w", collection, err)
+		}
+		for _, e := range page.Entities {
+			var meta struct{ RowKey string }
+			if err := json.Unmarshal(e, &meta); err != nil {
+				return 0, fmt.Errorf("tablestore: drop %s: %w", collection, err)
+			}
+			entity, _ := json.Marshal(map[string]string{"PartitionKey": pk, "RowKey": meta.RowKey})
+			if len(batch) == batchOps {
+				batches, batch = append(batches, batch), nil
+			}
+			batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeDelete, Entity: entity})
+			n++
+		}
+	}
+	if len(batch) > 0 {
+		batches = append(batches, batch)
+	}
+	return n, s.submitAll(ctx, collection, batches)
+}
+
+// parallelBatches bounds the transactions in flight: one partition takes a few thousand
+// entities a second, which a handful of concurrent transactions reaches.
+const parallelBatches = 8
+
+func (s *Store) submitAll(ctx context.Context, collection string, batches [][]aztables.TransactionAction) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, parallelBatches)
+	errs := make(chan error, len(batches))
+	for _, b := range batches {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			if _, err := s.table.SubmitTransaction(ctx, b, nil); err != nil {
+				cancel()
+				errs <- fmt.Errorf("tablestore: write %s: %w", collection, err)
+			}
+		}()
+	}
+	for range parallelBatches {
+		sem <- struct{}{}
+	}
+	close(errs)
+	return <-errs // nil when none failed
+}
