@@ -12,8 +12,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"meterline/functions/internal/apps"
+	"meterline/shared/telemetry"
 )
 
 func main() {
@@ -23,6 +25,17 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Traces always flow (traceparent on every message); OTLP exporters when configured.
+	flush, err := telemetry.Setup(ctx, "meterline-"+*name, os.Getenv)
+	if err != nil {
+		log.Error("cannot set up telemetry", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = flush(ctx)
+	}()
 	app, err := apps.Build(ctx, *name, os.Getenv)
 	if err != nil {
 		log.Error("cannot build the app", slog.String("app", *name), slog.String("error", err.Error()))
