@@ -40,13 +40,16 @@ var usageInbox = blocks.SubscriptionName(subscriptionsApp, "ApplyUsage")
 // (UsageReportSchedule below); "within one report period" is measured against it.
 const reportPeriod = 2 * time.Second
 
-// schedules are the fast timer schedules the tests run with (the defaults are
-// minutes to months).
+// schedules are the fast timer schedules (and the Journal's short grace period) the tests run
+// with (the defaults are minutes to months).
 var schedules = map[string]string{
 	"UsageReportSchedule":      "*/2 * * * * *",
 	"OutboxSweepSchedule":      "*/3 * * * * *",
 	"InvoiceExpirySchedule":    "*/10 * * * * *",
 	"MonthlyInvoicingSchedule": "*/10 * * * * *",
+	// The Journal's projections every 2 s, over what was received until 3 s ago.
+	"JournalProjectionSchedule": "*/2 * * * * *",
+	"JournalGracePeriod":        "3s",
 }
 
 // sys is the running system every test uses; TestMain starts it once.
