@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"meterline/functions/cloudapi"
+	cloudcontracts "meterline/functions/cloudapi/contracts"
 	"meterline/functions/subscriptions"
 	subcontracts "meterline/functions/subscriptions/contracts"
 	"meterline/shared/eventstore"
@@ -101,8 +103,9 @@ func checkOnce(t testing.TB, events []eventstore.Event, streams map[string][]jou
 	}
 }
 
-// TestJournalKeepsEveryEventOnce: seed 003's source of truth. Everything Subscriptions publishes
-// in a customer's life reaches the Journal over Service Bus once, with its payload and trace,
+// TestJournalKeepsEveryEventOnce: seed 003's source of truth. Everything Subscriptions and the
+// Cloud API publish in a customer's life (Product publishes nothing) reaches the Journal over
+// Service Bus once, with its payload and trace,
 // and stays once when it is published again (duplicate detection) and again under fresh message
 // ids, in reverse order (redelivery and reordering past the detection window).
 func TestJournalKeepsEveryEventOnce(t *testing.T) {
@@ -111,20 +114,30 @@ func TestJournalKeepsEveryEventOnce(t *testing.T) {
 	u := createUser(t, customer, "correct horse battery staple")
 	charge(t, customer, 250)
 	pay(t, customer, 100)
+	waitForStatus(t, u.APIKey, http.StatusOK, 30*time.Second)
+	mustForecast(t, u.APIKey, 2) // the Cloud API reports the usage, Subscriptions bills it
+	// 3 units: the 2 points, and the one of the successful try that waitForStatus made.
+	if _, ok := eventually(15*reportPeriod, 50*time.Millisecond, func() bool { return getCustomer(t, customer).Consumption.Units == 3 }); !ok {
+		t.Fatalf("the usage never reached the customer: %+v", getCustomer(t, customer))
+	}
 	mustCall(t, "POST", sys.url(subscriptionsApp)+"/api/subscriptions/customers/"+customer+"/users/"+u.UserID+"/lock", nil, http.StatusNoContent)
 
-	events := readEvents(t, subscriptions.EventsTable, subscriptions.PayloadContainer,
+	subEvents := readEvents(t, subscriptions.EventsTable, subscriptions.PayloadContainer,
 		subcontracts.CustomerStream(customer), subcontracts.UserStream(u.UserID))
-	checkOnce(t, events, waitJournaled(t, events, 30*time.Second))
+	usageEvents := readEvents(t, cloudapi.EventsTable, cloudapi.EventsContainer, cloudcontracts.UsageStream(customer))
+	all := append(slices.Clone(subEvents), usageEvents...)
+	checkOnce(t, all, waitJournaled(t, all, 30*time.Second))
 
 	bus := busClient(t)
-	reversed := slices.Clone(events)
-	slices.Reverse(reversed)
 	fresh := func(eventstore.Event) string { return eventstore.NewID() }
-	ids := publish(t, bus, subcontracts.Topic, reversed, nil)
-	ids = append(ids, publish(t, bus, subcontracts.Topic, reversed, fresh)...)
-	waitDelivered(t, bus, subcontracts.Topic, ids)
-	checkOnce(t, events, waitJournaled(t, events, 30*time.Second))
+	for topic, events := range map[string][]eventstore.Event{subcontracts.Topic: subEvents, cloudcontracts.Source: usageEvents} {
+		reversed := slices.Clone(events)
+		slices.Reverse(reversed)
+		ids := publish(t, bus, topic, reversed, nil)
+		ids = append(ids, publish(t, bus, topic, reversed, fresh)...)
+		waitDelivered(t, bus, topic, ids)
+	}
+	checkOnce(t, all, waitJournaled(t, all, 30*time.Second))
 }
 
 // TestJournalCatchesUpAfterAnOutage: seed 000's "each system keeps working when another is down
