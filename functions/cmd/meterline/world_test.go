@@ -592,6 +592,19 @@ func TestMeterline(t *testing.T) {
 		t.Logf("replay --to cloudapi in %s:\n%s", time.Since(start).Round(time.Millisecond), out)
 		check("cloudapi", wants(func(s topology.Subscription) bool { return s.App == "cloudapi" }), out)
 
+		// The day's usage reports again into Subscriptions: its receptor dedupes by event id, so
+		// no balance moves (the views) and nothing is appended (the store).
+		appended := len(w.storeEvents("subscriptions"))
+		out = w.mustCLI("replay", "--to", "subscriptions", "--since", since.Format(time.RFC3339))
+		toSubscriptions := wants(func(s topology.Subscription) bool { return s.App == "subscriptions" })
+		if len(toSubscriptions) == 0 {
+			t.Fatal("no usage report to replay into Subscriptions: the world did not meter anything")
+		}
+		check("subscriptions", toSubscriptions, out)
+		if n := len(w.storeEvents("subscriptions")); n != appended {
+			t.Errorf("replay --to subscriptions appended %d events", n-appended)
+		}
+
 		_, sub := w.subscription("product-replicate-users")
 		typ := sub.Types[0]
 		out = w.mustCLI("replay", "--to", sub.Name, "--types", typ, "--since", since.Format(time.RFC3339))
