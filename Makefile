@@ -52,6 +52,8 @@ bench: deps
 	$(BENCH) -bench . -benchtime 5x ./infra/servicebus-emulator/jsinterop/
 	$(BENCH) -bench ServiceBusInvocationOverhead -benchtime 4000x ./infra/funchost/
 	$(BENCH) -bench ForecastMetering -benchtime 3s ./functions/cloudapi/
+	$(BENCH) -bench Rebuild -benchtime 1x ./functions/cloudapi/
+	$(BENCH) -bench Ingest -benchtime 40x ./functions/journal/store/tablestore/
 	$(BENCH) -bench ReplicationLatency -benchtime 1x ./functions/e2e/
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
