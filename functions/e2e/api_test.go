@@ -13,11 +13,15 @@ import (
 	"time"
 )
 
-// client speaks the public HTTP API of the three apps.
+// client speaks the HTTP API of the three apps, with the apps' function keys (the back office
+// is authLevel function).
 var client = &http.Client{
 	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second},
+	Transport: withFunctionKeys{&http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}},
 }
+
+// anonymous is a caller without keys.
+var anonymous = &http.Client{Timeout: 30 * time.Second}
 
 // call sends body (JSON unless nil) and returns the status and the answer.
 func call(c *http.Client, method, url string, body any, header map[string]string) (int, []byte, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +73,7 @@ type appHost struct {
 	mu     sync.Mutex
 	addr   string // the HTTP address, kept across restarts
 	url    string
+	key    string // the app's default host key (function level), kept in Azurite across restarts
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -187,6 +189,32 @@ func (s *system) url(app string) string {
 	return a.url
 }
 
+// functionKey is the default host key of the app listening on addr (host:port), "" if none.
+func (s *system) functionKey(addr string) string {
+	for _, a := range s.apps {
+		a.mu.Lock()
+		key, own := a.key, a.addr == addr
+		a.mu.Unlock()
+		if own {
+			return key
+		}
+	}
+	return ""
+}
+
+// withFunctionKeys sends the app's function key (x-functions-key, as a back-office caller
+// does) with every request to one of the apps, so that authLevel function endpoints let the
+// tests in; a request that already carries a key keeps it.
+type withFunctionKeys struct{ next http.RoundTripper }
+
+func (k withFunctionKeys) RoundTrip(r *http.Request) (*http.Response, error) {
+	if key := sys.functionKey(r.URL.Host); key != "" && r.Header.Get("x-functions-key") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("x-functions-key", key)
+	}
+	return k.next.RoundTrip(r)
+}
+
 // start loads the assembled app and runs it on a new host, on the address it
 // had before (a restart), and waits until its handler answers and every
 // trigger listens.
@@ -223,6 +251,14 @@ func (a *appHost) start() error {
 	}
 	a.url = h.URL()
 	a.addr = strings.TrimPrefix(a.url, "http://")
+	for _, k := range h.Keys() {
+		a.key = k.FunctionKeys["default"]
+	}
+	if a.key == "" {
+		cancel()
+		<-done
+		return fmt.Errorf("%s: the host has no function key", a.name)
+	}
 	a.cancel, a.done = cancel, done
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -101,7 +102,8 @@ func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
 		t.Fatalf("build handler: %v\n%s", err, out)
 	}
 	files := map[string]string{
-		"host.json": `{"version":"2.0","extensions":{"http":{"routePrefix":"api"}},
+		"host.json": `{"version":"2.0","extensionBundle":{"id":"Microsoft.Azure.Functions.ExtensionBundle","version":"[4.*, 5.0.0)"},
+		  "extensions":{"http":{"routePrefix":"api"}},
 		  "customHandler":{"description":{"defaultExecutablePath":"handler"},"enableForwardingHttpRequest":true}}`,
 		"Ping/function.json":    `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["get"],"route":"ping"},{"type":"http","direction":"out","name":"res"}]}`,
 		"OnUsage/function.json": `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","topicName":"usage","subscriptionName":"billing","connection":"ServiceBusConnection"}]}`,
@@ -130,11 +132,20 @@ func TestDevrunStartsEverythingAndStopsCleanly(t *testing.T) {
 		t.Errorf("devrun output:\n%s", out.String())
 	}
 
+	// Ping has no authLevel, so function: devrun prints the key that lets a developer in.
 	resp, err := http.Get(info.HTTP + "/api/ping")
 	must(t, err)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /api/ping without a key: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, info.HTTP+"/api/ping", nil)
+	req.Header.Set("x-functions-key", printedKey(t, out.String(), "demo"))
+	resp, err = http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("GET /api/ping: %d", resp.StatusCode)
+		t.Fatalf("GET /api/ping with the printed key: %d", resp.StatusCode)
 	}
 
 	client, err := azservicebus.NewClientFromConnectionString(info.ServiceBusConnection, nil)
@@ -267,15 +278,22 @@ func TestDevrunRunsTheAssembledAllInOneApp(t *testing.T) {
 	}, 120*time.Second)
 	info, logs := dr.info, &dr.logs
 
-	resp, err := http.Post(info.HTTP+"/api/subscriptions/customers", "application/json",
+	// The back office is authLevel function: the key devrun printed lets the caller in.
+	req, _ := http.NewRequest(http.MethodPost, info.HTTP+"/api/subscriptions/customers",
 		strings.NewReader(`{"name":"Acme Metering","email":"ops@acme.test","plan":"starter"}`))
+	req.Header.Set("Content-Type", "application/json")
+	key := printedKey(t, dr.out.String(), "all")
+	req.Header.Set("x-functions-key", key)
+	resp, err := http.DefaultClient.Do(req)
 	must(t, err)
 	resp.Body.Close()
 	location := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusCreated || location == "" {
 		t.Fatalf("POST customer: %d, Location %q\n%s", resp.StatusCode, location, logs.String())
 	}
-	resp, err = http.Get(info.HTTP + location)
+	req, _ = http.NewRequest(http.MethodGet, info.HTTP+location, nil)
+	req.Header.Set("x-functions-key", key)
+	resp, err = http.DefaultClient.Do(req)
 	must(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -292,6 +310,16 @@ func TestDevrunRunsTheAssembledAllInOneApp(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	dr.stop(t)
+}
+
+// printedKey is the function key devrun printed for app.
+func printedKey(t *testing.T, out, app string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(app) + `: function key (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("devrun did not print the function key of %s:\n%s", app, out)
+	}
+	return m[1]
 }
 
 // appSettings is the repository's local.settings.json plus a yearly schedule

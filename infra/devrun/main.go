@@ -219,6 +219,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 			}
 		}
 	}
+	printKeys(out, h.Keys())
 	fmt.Fprintln(out, "meterline is ready")
 	if s.onReady != nil {
 		s.onReady(readyInfo{StorageConnection: az.ConnectionString(), ServiceBusConnection: sb.ConnectionString(), HTTP: h.URL()})
@@ -226,6 +227,17 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	err = <-hostDone
 	fmt.Fprintln(out, "meterline stopped")
 	return err
+}
+
+// printKeys shows the local keys, so that a developer can call the function-level endpoints
+// (the back office) and the admin API. They are local development secrets, kept in Azurite,
+// and printed here only: the host never logs them.
+func printKeys(out io.Writer, keys []funchost.AppKeys) {
+	fmt.Fprintln(out, "Keys           send as header x-functions-key (or ?code=); kept in Azurite, container azure-webjobs-secrets")
+	for _, k := range keys {
+		fmt.Fprintf(out, "  %s: function key %s\n", k.App, k.FunctionKeys["default"])
+		fmt.Fprintf(out, "  %s: master key %s (admin API, e.g. POST /admin/functions/{name})\n", k.App, k.MasterKey)
+	}
 }
 
 func dataDesc(d string) string {

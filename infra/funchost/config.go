@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -33,7 +35,7 @@ type Options struct {
 	// tries to take it over; zero means 15 s.
 	TimerLockPoll time.Duration
 	// StartupTimeout bounds the wait for the handler's first answer on GET /;
-	// zero means 60 s.
+	// zero means 30 s, the host's HttpWorkerOptions.InitializationTimeout.
 	StartupTimeout time.Duration
 }
 
@@ -54,13 +56,30 @@ func (e *DefinitionError) Error() string {
 
 // HostConfig is what the host uses from host.json.
 type HostConfig struct {
-	Executable                  string   // absolute path of the handler
+	Executable                  string   // absolute path of the handler (or a program found on PATH)
 	Arguments                   []string // %Setting% expanded
 	WorkingDir                  string   // absolute
 	EnableForwardingHTTPRequest bool
 	RoutePrefix                 string        // without slashes; may be empty
 	FunctionTimeout             time.Duration // 0 means none
-	ServiceBus                  ServiceBusOptions
+	// Consumption is true when WEBSITE_SKU is "Dynamic": the host then
+	// defaults functionTimeout to 5 minutes and caps it at 10.
+	Consumption bool
+	ServiceBus  ServiceBusOptions
+	// ExtensionBundle is host.json extensionBundle; without one the host
+	// registers only its built-in bindings (HTTP and timer).
+	ExtensionBundle *ExtensionBundle
+	// Retry is host.json retry, the default policy of every function.
+	Retry *RetryPolicy
+	// TimeZone is where NCRONTAB schedules are evaluated: WEBSITE_TIME_ZONE,
+	// else TZ, else UTC.
+	TimeZone *time.Location
+}
+
+// ExtensionBundle is host.json extensionBundle.
+type ExtensionBundle struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
 }
 
 // ServiceBusOptions are host.json extensions.serviceBus.
@@ -79,12 +98,13 @@ type Binding struct {
 	DataType  string `json:"dataType"`
 
 	// serviceBusTrigger
-	TopicName         string `json:"topicName"`
-	SubscriptionName  string `json:"subscriptionName"`
-	QueueName         string `json:"queueName"`
-	Connection        string `json:"connection"`
-	IsSessionsEnabled bool   `json:"isSessionsEnabled"`
-	Cardinality       string `json:"cardinality"`
+	TopicName            string `json:"topicName"`
+	SubscriptionName     string `json:"subscriptionName"`
+	QueueName            string `json:"queueName"`
+	Connection           string `json:"connection"`
+	IsSessionsEnabled    bool   `json:"isSessionsEnabled"`
+	Cardinality          string `json:"cardinality"`
+	AutoCompleteMessages *bool  `json:"autoCompleteMessages"`
 
 	// timerTrigger
 	Schedule     string `json:"schedule"`
@@ -118,6 +138,9 @@ type Function struct {
 	HTTPOutput string
 	// Forwarded is true when the HTTP request is proxied as is to the handler.
 	Forwarded bool
+	// Retry is the retry policy the host applies (function.json retry, else
+	// host.json retry); only timer triggers support one.
+	Retry *RetryPolicy
 }
 
 // App is a loaded Function App folder.
@@ -180,10 +203,21 @@ func Load(appDir string, opt Options) (*App, error) {
 		}
 	}
 	for _, fn := range app.Functions {
+		if fn.Retry == nil {
+			fn.Retry = app.Config.Retry
+		}
+		if fn.Retry != nil && !strings.EqualFold(fn.Trigger.Type, "timerTrigger") {
+			// Only trigger bindings marked [SupportsRetry] get the policy
+			// (azure-webjobs-sdk SupportsRetryAttribute); here that is the
+			// timer. Service Bus retries through redelivery instead.
+			app.log.Warn("retry policy not applied: "+fn.Trigger.Type+" does not support retry policies (only timerTrigger does here)",
+				"app", app.Name, "function", fn.Name)
+			fn.Retry = nil
+		}
 		if strings.EqualFold(fn.Trigger.Type, "timerTrigger") {
-			if v, _ := settings.Lookup("AzureWebJobsStorage"); v == "" {
+			if _, err := storageConnection(settings); err != nil {
 				errs = append(errs, &DefinitionError{File: "local.settings.json", Field: "Values.AzureWebJobsStorage",
-					Msg: "required by timerTrigger " + fn.File + " (schedule status and singleton lock)"})
+					Msg: "required by timerTrigger " + fn.File + " (schedule status and singleton lock): " + err.Error()})
 			}
 		}
 	}
@@ -220,33 +254,60 @@ func hostID(explicit string, s Settings, appName string) string {
 	return id
 }
 
-// disabled honours "disabled": true (read in parseFunction) and the
-// AzureWebJobs.<Name>.Disabled app setting, as the real host does.
+// disabled honours "disabled": true (read in parseFunction) and the app
+// settings AzureWebJobs.<Name>.Disabled and, because Linux environment
+// variables cannot hold dots, AzureWebJobs_<Name>_Disabled
+// (FunctionIndexer.IsDisabled in azure-webjobs-sdk).
 func disabled(fn *Function, s Settings) bool {
-	v, _ := s.Lookup("AzureWebJobs." + fn.Name + ".Disabled")
-	return strings.EqualFold(v, "true") || v == "1"
+	return s.Enabled("AzureWebJobs."+fn.Name+".Disabled") || s.Enabled("AzureWebJobs_"+fn.Name+"_Disabled")
 }
+
+// Function timeouts as ScriptJobHostOptionsSetup sets them: Consumption
+// (WEBSITE_SKU=Dynamic) defaults to 5 minutes and allows at most 10; every
+// other plan (ours: Linux App Service B1..P1v3 or Elastic Premium EP1)
+// defaults to 30 minutes and takes -1 for no timeout. At least 1 second.
+const (
+	minFunctionTimeout         = time.Second
+	defaultFunctionTimeout     = 30 * time.Minute
+	consumptionFunctionTimeout = 5 * time.Minute
+	consumptionMaxTimeout      = 10 * time.Minute
+)
 
 func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 	const file = "host.json"
+	sku, _ := s.Lookup("WEBSITE_SKU")
 	cfg := HostConfig{
 		RoutePrefix:     "api",
-		FunctionTimeout: 5 * time.Minute,
+		Consumption:     strings.EqualFold(sku, "Dynamic"),
+		FunctionTimeout: defaultFunctionTimeout,
 		ServiceBus: ServiceBusOptions{
-			MaxConcurrentCalls:         16,
+			// ServiceBusOptions: 16 times Utility.GetProcessorCount().
+			MaxConcurrentCalls:         16 * runtime.NumCPU(),
 			MaxAutoLockRenewalDuration: 5 * time.Minute,
 		},
+		TimeZone: time.UTC,
+	}
+	if cfg.Consumption {
+		cfg.FunctionTimeout = consumptionFunctionTimeout
 	}
 	bad := func(field, format string, a ...any) error {
 		return &DefinitionError{File: file, Field: field, Msg: fmt.Sprintf(format, a...)}
+	}
+	var errs []error
+	if loc, err := scheduleTimeZone(s); err != nil {
+		errs = append(errs, err)
+	} else {
+		cfg.TimeZone = loc
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return cfg, []error{&DefinitionError{File: file, Msg: err.Error()}}
 	}
 	var h struct {
-		Version         string  `json:"version"`
-		FunctionTimeout *string `json:"functionTimeout"`
+		Version         string           `json:"version"`
+		FunctionTimeout *string          `json:"functionTimeout"`
+		ExtensionBundle *ExtensionBundle `json:"extensionBundle"`
+		Retry           json.RawMessage  `json:"retry"`
 		Extensions      struct {
 			HTTP *struct {
 				RoutePrefix *string `json:"routePrefix"`
@@ -255,10 +316,12 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 				MaxConcurrentCalls         *int    `json:"maxConcurrentCalls"`
 				PrefetchCount              *int    `json:"prefetchCount"`
 				MaxAutoLockRenewalDuration *string `json:"maxAutoLockRenewalDuration"`
+				AutoCompleteMessages       *bool   `json:"autoCompleteMessages"`
 				// Extension 4.x and older nest these.
 				MessageHandlerOptions *struct {
 					MaxConcurrentCalls   *int    `json:"maxConcurrentCalls"`
 					MaxAutoRenewDuration *string `json:"maxAutoRenewDuration"`
+					AutoComplete         *bool   `json:"autoComplete"`
 				} `json:"messageHandlerOptions"`
 			} `json:"serviceBus"`
 		} `json:"extensions"`
@@ -274,16 +337,43 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return cfg, []error{bad("", "%v", err)}
 	}
-	var errs []error
 	if h.Version != "2.0" {
 		errs = append(errs, bad("version", "must be \"2.0\", got %q", h.Version))
 	}
+	if b := h.ExtensionBundle; b != nil {
+		switch {
+		case b.ID == "" || b.Version == "":
+			errs = append(errs, bad("extensionBundle", "needs both id and version"))
+		case b.ID != "Microsoft.Azure.Functions.ExtensionBundle" && b.ID != "Microsoft.Azure.Functions.ExtensionBundle.Preview":
+			errs = append(errs, bad("extensionBundle.id", "the local host implements the bindings of Microsoft.Azure.Functions.ExtensionBundle only, got %q", b.ID))
+		default:
+			cfg.ExtensionBundle = b
+		}
+	}
+	if len(h.Retry) > 0 {
+		p, err := parseRetry(h.Retry)
+		if err != nil {
+			errs = append(errs, bad("retry", "%v", err))
+		}
+		cfg.Retry = p
+	}
 	if h.FunctionTimeout != nil {
-		if *h.FunctionTimeout == "-1" {
-			cfg.FunctionTimeout = 0
-		} else if d, err := ParseTimeSpan(*h.FunctionTimeout); err != nil || d <= 0 {
+		d, err := ParseTimeSpan(*h.FunctionTimeout)
+		maxTimeout := time.Duration(1<<63 - 1)
+		if cfg.Consumption {
+			maxTimeout = consumptionMaxTimeout
+		}
+		switch {
+		case err != nil:
 			errs = append(errs, bad("functionTimeout", "not a positive TimeSpan or -1: %q", *h.FunctionTimeout))
-		} else {
+		case d == -24*time.Hour && !cfg.Consumption:
+			// "-1" parses as minus one day: no timeout, outside Consumption.
+			cfg.FunctionTimeout = 0
+		case d < minFunctionTimeout || d > maxTimeout:
+			// ScriptJobHostOptionsSetup.ValidateTimeoutValue's message.
+			errs = append(errs, bad("functionTimeout", "FunctionTimeout must be greater than %s and less than %s.",
+				formatTimeSpan(minFunctionTimeout), formatTimeSpan(maxTimeout)))
+		default:
 			cfg.FunctionTimeout = d
 		}
 	}
@@ -297,6 +387,9 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 			}
 			if x.MaxAutoLockRenewalDuration == nil {
 				x.MaxAutoLockRenewalDuration = old.MaxAutoRenewDuration
+			}
+			if x.AutoCompleteMessages == nil {
+				x.AutoCompleteMessages = old.AutoComplete
 			}
 		}
 		if x.MaxConcurrentCalls != nil {
@@ -321,6 +414,9 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 				cfg.ServiceBus.MaxAutoLockRenewalDuration = d
 			}
 		}
+		if x.AutoCompleteMessages != nil && !*x.AutoCompleteMessages {
+			errs = append(errs, bad("extensions.serviceBus.autoCompleteMessages", "%s", errAutoCompleteOff))
+		}
 	}
 	ch := h.CustomHandler
 	if ch == nil || ch.Description == nil || ch.Description.DefaultExecutablePath == "" {
@@ -336,14 +432,9 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 			cfg.WorkingDir = filepath.Join(dir, wd)
 		}
 	}
-	exe := ch.Description.DefaultExecutablePath
-	if !filepath.IsAbs(exe) {
-		exe = filepath.Join(cfg.WorkingDir, exe)
-	}
-	if st, err := os.Stat(exe); err != nil {
+	exe, err := resolveExecutable(dir, ch.Description.DefaultExecutablePath)
+	if err != nil {
 		errs = append(errs, bad("customHandler.description.defaultExecutablePath", "%v", err))
-	} else if st.IsDir() || st.Mode()&0o111 == 0 {
-		errs = append(errs, bad("customHandler.description.defaultExecutablePath", "%s is not an executable file", exe))
 	}
 	cfg.Executable = exe
 	for i, a := range ch.Description.Arguments {
@@ -354,6 +445,66 @@ func loadHostJSON(dir string, s Settings) (HostConfig, []error) {
 		cfg.Arguments = append(cfg.Arguments, v)
 	}
 	return cfg, errs
+}
+
+// errAutoCompleteOff explains why autoCompleteMessages false is refused.
+const errAutoCompleteOff = "false cannot work with a custom handler: only in-process and isolated .NET functions get " +
+	"ServiceBusMessageActions to complete, abandon or dead-letter a message themselves, so with auto-completion off " +
+	"every message stays locked until its lock expires and comes back; remove the setting (true is the default)"
+
+// resolveExecutable finds defaultExecutablePath the way HttpWorkerDescription.
+// ApplyDefaultsAndValidate does: a relative path is taken against the worker
+// directory, which is the app root (not workingDirectory, which only becomes
+// the process's current directory); if no such file exists the name is left
+// for the system to find, which for Process.Start on Linux means PATH.
+func resolveExecutable(appDir, exe string) (string, error) {
+	path := exe
+	if !filepath.IsAbs(exe) {
+		path = filepath.Join(appDir, exe)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !strings.ContainsRune(exe, '/') {
+			if found, lerr := exec.LookPath(exe); lerr == nil {
+				return found, nil
+			}
+		}
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return path, fmt.Errorf("%v (a relative path is taken from the app root %s, not from workingDirectory)", err, appDir)
+	case st.IsDir() || st.Mode()&0o111 == 0:
+		return path, fmt.Errorf("%s is not an executable file", path)
+	}
+	return path, nil
+}
+
+// scheduleTimeZone is the zone timers run in. The timer extension evaluates
+// schedules in the process's local time zone, which the platform sets from
+// WEBSITE_TIME_ZONE (on Linux a tz database name such as Europe/Berlin) or TZ;
+// without either it is UTC.
+func scheduleTimeZone(s Settings) (*time.Location, error) {
+	for _, name := range []string{"WEBSITE_TIME_ZONE", "TZ"} {
+		v, ok := s.Lookup(name)
+		v = strings.TrimPrefix(strings.TrimSpace(v), ":")
+		if !ok || v == "" {
+			continue
+		}
+		var loc *time.Location
+		var err error
+		if strings.HasPrefix(v, "/") {
+			var data []byte
+			if data, err = os.ReadFile(v); err == nil {
+				loc, err = time.LoadLocationFromTZData(v, data)
+			}
+		} else {
+			loc, err = time.LoadLocation(v)
+		}
+		if err != nil {
+			return nil, &DefinitionError{File: "local.settings.json", Field: "Values." + name,
+				Msg: fmt.Sprintf("unknown time zone %q (on Linux, a tz database name such as Europe/Berlin): %v", v, err)}
+		}
+		return loc, nil
+	}
+	return time.UTC, nil
 }
 
 func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*Function, []error) {
@@ -370,13 +521,20 @@ func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*
 		bad("", "%v", err)
 		return nil, errs
 	}
+	var retry *RetryPolicy
 	if len(def.Retry) > 0 {
-		bad("retry", "retry policies are not supported by the local host")
+		var err error
+		if retry, err = parseRetry(def.Retry); err != nil {
+			bad("retry", "%v", err)
+		}
 	}
 	if def.Disabled {
 		return nil, nil
 	}
-	fn := &Function{Name: name, File: file}
+	fn := &Function{Name: name, File: file, Retry: retry}
+	// Binding types that only an extension bundle brings, in the order the
+	// host lists them: inputs (the trigger among them), then outputs.
+	var unregisteredIn, unregisteredOut []string
 	if len(def.Bindings) == 0 {
 		bad("bindings", "at least one binding (the trigger) is required")
 		return nil, errs
@@ -425,11 +583,26 @@ func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*
 		if unresolved {
 			continue // the checks below would only repeat the missing setting
 		}
+		if (typ == "servicebustrigger" || typ == "servicebus") && cfg.ExtensionBundle == nil {
+			// Without extensionBundle the host registers only its built-in
+			// bindings (ScriptHostBuilderExtensions.AddScriptHostCore: HTTP,
+			// timers, manual, warmup), so Service Bus bindings do not resolve.
+			if dir == "out" {
+				unregisteredOut = append(unregisteredOut, b.Type)
+			} else {
+				unregisteredIn = append(unregisteredIn, b.Type)
+			}
+			fn.Bindings = append(fn.Bindings, b)
+			if isTrigger && fn.Trigger == nil {
+				fn.Trigger = &fn.Bindings[len(fn.Bindings)-1]
+			}
+			continue
+		}
 		switch typ {
 		case "servicebustrigger":
 			validateServiceBusTrigger(fn, &b, field, s, bad)
 		case "timertrigger":
-			validateTimerTrigger(fn, &b, field, bad)
+			validateTimerTrigger(fn, &b, field, cfg.TimeZone, bad)
 		case "httptrigger":
 			validateHTTPTrigger(fn, &b, field, cfg, bad)
 		case "http":
@@ -446,6 +619,12 @@ func parseFunction(name, file string, raw []byte, cfg HostConfig, s Settings) (*
 		if isTrigger && fn.Trigger == nil {
 			fn.Trigger = &fn.Bindings[len(fn.Bindings)-1]
 		}
+	}
+	if unregistered := distinct(append(unregisteredIn, unregisteredOut...)); len(unregistered) > 0 {
+		// FunctionDescriptorProvider.CreateBindingError, word for word.
+		bad("bindings", "The binding type(s) '%s' are not registered. Please ensure the type is correct and the binding extension is installed. "+
+			"(host.json has no extensionBundle; add \"extensionBundle\": {\"id\": \"Microsoft.Azure.Functions.ExtensionBundle\", \"version\": \"[4.*, 5.0.0)\"})",
+			strings.Join(unregistered, ", "))
 	}
 	if fn.Trigger == nil && len(errs) == 0 {
 		bad("bindings", "no trigger binding")
@@ -485,25 +664,31 @@ func validateServiceBusTrigger(fn *Function, b *Binding, field string, s Setting
 	if c := strings.ToLower(b.Cardinality); c != "" && c != "one" {
 		bad(field+".cardinality", "only \"one\" is supported by the local host, got %q", b.Cardinality)
 	}
+	if b.AutoCompleteMessages != nil && !*b.AutoCompleteMessages {
+		bad(field+".autoCompleteMessages", "%s", errAutoCompleteOff)
+	}
 	fn.ServiceBusConnection = serviceBusConnection(b, field, s, bad)
 }
 
-// serviceBusConnection resolves a serviceBus binding's connection setting
-// (AzureWebJobsServiceBus when the binding names none).
+// serviceBusConnection resolves a serviceBus binding's connection setting.
 func serviceBusConnection(b *Binding, field string, s Settings, bad badFunc) string {
-	conn := b.Connection
-	if conn == "" {
-		conn = "AzureWebJobsServiceBus"
-	}
-	v, ok := s.Lookup(conn)
-	if !ok {
-		// Like the Service Bus extension, also accept the AzureWebJobs prefix.
-		v, ok = s.Lookup("AzureWebJobs" + conn)
-	}
-	if !ok || v == "" {
-		bad(field+".connection", "app setting %q not found (local.settings.json Values or environment)", conn)
+	v, err := resolveServiceBusConnection(b.Connection, s)
+	if err != nil {
+		bad(field+".connection", "%v", err)
 	}
 	return v
+}
+
+func distinct(v []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // ServiceBusOutput is a serviceBus output binding: what the handler returns
@@ -512,6 +697,7 @@ type ServiceBusOutput struct {
 	Name       string
 	Entity     string // queue or topic
 	Connection string // resolved connection string
+	Binary     bool   // dataType binary: a string is not tried as base64
 }
 
 func validateServiceBusOutput(fn *Function, b *Binding, field string, s Settings, bad badFunc) {
@@ -528,15 +714,15 @@ func validateServiceBusOutput(fn *Function, b *Binding, field string, s Settings
 		entity = b.TopicName
 	}
 	v := serviceBusConnection(b, field, s, bad)
-	fn.ServiceBusOutputs = append(fn.ServiceBusOutputs, ServiceBusOutput{Name: b.Name, Entity: entity, Connection: v})
+	fn.ServiceBusOutputs = append(fn.ServiceBusOutputs, ServiceBusOutput{Name: b.Name, Entity: entity, Connection: v, Binary: strings.EqualFold(b.DataType, "binary")})
 }
 
-func validateTimerTrigger(fn *Function, b *Binding, field string, bad badFunc) {
+func validateTimerTrigger(fn *Function, b *Binding, field string, loc *time.Location, bad badFunc) {
 	if b.Schedule == "" {
 		bad(field+".schedule", "required for timerTrigger")
 		return
 	}
-	sch, err := ParseSchedule(b.Schedule)
+	sch, err := ParseScheduleIn(b.Schedule, loc)
 	if err != nil {
 		bad(field+".schedule", "%v", err)
 		return
@@ -551,8 +737,12 @@ func validateTimerTrigger(fn *Function, b *Binding, field string, bad badFunc) {
 }
 
 func validateHTTPTrigger(fn *Function, b *Binding, field string, cfg HostConfig, bad badFunc) {
+	if b.AuthLevel == "" {
+		// HttpTriggerBindingMetadata defaults AuthLevel to Function.
+		b.AuthLevel = "function"
+	}
 	switch strings.ToLower(b.AuthLevel) {
-	case "", "anonymous", "function", "admin":
+	case "anonymous", "function", "admin":
 	default:
 		bad(field+".authLevel", "must be anonymous, function or admin, got %q", b.AuthLevel)
 	}

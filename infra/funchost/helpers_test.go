@@ -56,8 +56,13 @@ func testHandler(t testing.TB) string {
 	return handlerPath
 }
 
+// extensionBundle is the host.json section every fixture has, as the
+// repository's host.json does: without it Service Bus bindings are refused.
+const extensionBundle = `"extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}`
+
 const defaultHostJSON = `{
   "version": "2.0",
+  ` + extensionBundle + `,
   "functionTimeout": "00:00:30",
   "extensions": {
     "http": { "routePrefix": "api" },
@@ -217,6 +222,17 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// functionKey is the default host key of the host's first app, for
+// function-level routes.
+func functionKey(t testing.TB, h *funchost.Host) string {
+	t.Helper()
+	keys := h.Keys()
+	if len(keys) == 0 || keys[0].FunctionKeys["default"] == "" {
+		t.Fatalf("no function keys: %+v", keys)
+	}
+	return keys[0].FunctionKeys["default"]
 }
 
 func readAll(t testing.TB, r io.Reader) string {

@@ -1,6 +1,7 @@
 package funchost
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,13 @@ type Host struct {
 	http  *httpRouter
 	ready chan struct{}
 
+	// invokeCtx is the context invocations run under (set by Run).
+	invokeCtx context.Context
+	// onDemand counts runs started through the admin API.
+	onDemand sync.WaitGroup
+	// keysLoaded is closed once every app's function keys are loaded.
+	keysLoaded chan struct{}
+
 	// observe, when set (tests and benchmarks), receives the timing of every
 	// Service Bus invocation.
 	observe func(invocationTiming)
@@ -48,7 +56,16 @@ type appRuntime struct {
 	worker  *worker
 	host    *Host
 	outputs outputSenders
+	keys    *appKeys // set by Run before anything is served
+	// debugFailures: FUNCHOST_DEBUG_FAILED_RESPONSES shows what the handler
+	// answered with a non-2xx status, which Azure never shows.
+	debugFailures bool
 }
+
+// debugFailuresSetting turns on logging (at Debug level) of the status, body
+// and Logs of a failed invocation's answer: a local debugging aid only, since
+// the real host discards them.
+const debugFailuresSetting = "FUNCHOST_DEBUG_FAILED_RESPONSES"
 
 // NewHost checks that the apps fit together (no route served twice) and
 // listens on the HTTP address.
@@ -56,7 +73,7 @@ func NewHost(apps []*App, opt HostOptions) (*Host, error) {
 	if len(apps) == 0 {
 		return nil, errors.New("funchost: no app")
 	}
-	h := &Host{opt: opt, log: opt.Logger, ready: make(chan struct{})}
+	h := &Host{opt: opt, log: opt.Logger, ready: make(chan struct{}), keysLoaded: make(chan struct{})}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -69,13 +86,19 @@ func NewHost(apps []*App, opt HostOptions) (*Host, error) {
 			names[strings.ToLower(f.Name)] = a.Dir
 		}
 		rt := &appRuntime{App: a, host: h}
-		rt.worker = newWorker(a)
+		w, err := newWorker(a)
+		if err != nil {
+			return nil, err
+		}
+		rt.worker = w
+		rt.debugFailures = a.Settings.Enabled(debugFailuresSetting)
 		h.apps = append(h.apps, rt)
 	}
 	router, err := newHTTPRouter(h.apps)
 	if err != nil {
 		return nil, err
 	}
+	router.admin = &adminAPI{host: h, started: time.Now()}
 	h.http = router
 	addr := opt.HTTPAddr
 	if addr == "" {
@@ -95,6 +118,22 @@ func (h *Host) URL() string { return "http://" + h.ln.Addr().String() }
 // listener has started.
 func (h *Host) Ready() <-chan struct{} { return h.ready }
 
+// Keys returns every app's function keys (nil until Run has loaded them):
+// what a caller needs for function- and admin-level routes and the admin API.
+func (h *Host) Keys() []AppKeys {
+	select {
+	case <-h.keysLoaded:
+	default:
+		return nil
+	}
+	var out []AppKeys
+	for _, a := range h.apps {
+		k := a.keys.AppKeys
+		out = append(out, k)
+	}
+	return out
+}
+
 // Run runs every app until ctx ends, then stops receiving, lets running
 // invocations finish (up to DrainTimeout), and stops the handlers.
 func (h *Host) Run(parent context.Context) error {
@@ -105,6 +144,18 @@ func (h *Host) Run(parent context.Context) error {
 	defer stopWorkers()
 	invokeCtx, stopInvocations := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopInvocations()
+	h.invokeCtx = invokeCtx
+
+	// Keys first: nothing is served before they can be checked.
+	for _, a := range h.apps {
+		k, err := loadKeys(ctx, a.App, h.ln.Addr().String())
+		if err != nil {
+			h.ln.Close()
+			return fmt.Errorf("app %s: function keys: %w", a.Dir, err)
+		}
+		a.keys = k
+	}
+	close(h.keysLoaded)
 
 	var workers sync.WaitGroup
 	workerFailed := make(chan error, len(h.apps))
@@ -173,7 +224,7 @@ func (h *Host) Run(parent context.Context) error {
 	_ = srv.Shutdown(shutdownCtx) // waits for HTTP invocations in flight
 	cancel()
 	drained := make(chan struct{})
-	go func() { triggers.Wait(); close(drained) }()
+	go func() { triggers.Wait(); h.onDemand.Wait(); close(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(drain):
@@ -238,38 +289,95 @@ func (a *appRuntime) invoke(ctx context.Context, fn *Function, reason string, re
 	return res, nil
 }
 
+// call sends the invocation and reads the handler's answer the way
+// DefaultHttpWorkerService.ProcessDefaultInvocationRequest does.
 func (a *appRuntime) call(ctx context.Context, fn *Function, id string, req *invocationRequest) (*invocationResult, error) {
-	if t := a.Config.FunctionTimeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, t, fmt.Errorf("timeout value of %s exceeded by function 'Functions.%s'", t, fn.Name))
-		defer cancel()
-	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	status, hdr, respBody, err := a.worker.post(ctx, fn.Name, id, body)
-	res := &invocationResult{ID: id, Header: hdr}
+	res := &invocationResult{ID: id}
+	ans, err := a.await(fn, id, func() answer {
+		status, hdr, b, err := a.worker.post(ctx, fn.Name, id, body)
+		return answer{status: status, header: hdr, body: b, err: err}
+	})
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-			return res, cause
-		}
 		return res, err
 	}
+	res.Header = ans.header
+	if ans.err != nil {
+		return res, ans.err
+	}
+	if ans.status/100 != 2 {
+		// EnsureSuccessStatusCode: the body and its Logs are never read.
+		if a.debugFailures {
+			a.log.Debug("funchost debug ("+debugFailuresSetting+"): failed answer, which Azure discards",
+				"function", "Functions."+fn.Name, "invocationId", id, "status", ans.status, "body", truncate(ans.body, 4000))
+		}
+		return res, fmt.Errorf("Response status code does not indicate success: %d (%s).", ans.status, http.StatusText(ans.status))
+	}
 	var resp invocationResponse
-	if len(strings.TrimSpace(string(respBody))) > 0 {
-		if jerr := json.Unmarshal(respBody, &resp); jerr != nil && status/100 == 2 {
-			return res, fmt.Errorf("handler answered %d with a body that is not an invocation response: %v", status, jerr)
+	if len(bytes.TrimSpace(ans.body)) > 0 {
+		if jerr := json.Unmarshal(ans.body, &resp); jerr != nil {
+			return res, fmt.Errorf("Invalid HttpResponseMessage: handler answered %d with a body that is not an invocation response: %v", ans.status, jerr)
 		}
 	}
 	res.Response = &resp
 	for _, l := range resp.Logs {
-		a.log.Info(fmt.Sprint(l), "app", a.Name, "function", "Functions."+fn.Name, "invocationId", id, "source", "function")
-	}
-	if status/100 != 2 {
-		return res, fmt.Errorf("handler answered HTTP %d: %s", status, truncate(respBody, 300))
+		a.log.Info(fmt.Sprint(l), "app", a.Name, "function", "Functions."+fn.Name, "invocationId", id, "category", "Function."+fn.Name+".User")
 	}
 	return res, nil
+}
+
+// await runs send and waits for its answer or the function timeout,
+// whichever comes first.
+//
+// On a timeout the real host fails the invocation at once ("Timeout value of
+// ... exceeded", FunctionExecutor), then gives the function a short grace
+// period and, if it still has not answered, restarts the worker process that
+// runs it (WebScriptHostExceptionHandler.OnTimeoutExceptionAsync ->
+// RestartWorkerWithInvocationIdAsync). A custom handler is one process, so
+// every other invocation in flight in it fails too.
+func (a *appRuntime) await(fn *Function, id string, send func() answer) (answer, error) {
+	pid := a.worker.PID()
+	answered := make(chan answer, 1)
+	go func() { answered <- send() }()
+	t := a.Config.FunctionTimeout
+	if t <= 0 {
+		return <-answered, nil
+	}
+	timer := time.NewTimer(t)
+	defer timer.Stop()
+	select {
+	case ans := <-answered:
+		return ans, nil
+	case <-timer.C:
+	}
+	span := formatTimeSpan(t)
+	a.log.Error(fmt.Sprintf("Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.", span, fn.Name, id),
+		"app", a.Name, "function", "Functions."+fn.Name, "invocationId", id)
+	go a.restartAfterTimeout(id, pid, answered)
+	return answer{}, fmt.Errorf("Timeout value of %s was exceeded by function: Functions.%s", span, fn.Name)
+}
+
+// answer is the handler's reply to one invocation.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+}
+
+// restartAfterTimeout restarts the handler process that runs a timed-out
+// invocation unless it answers within the grace period.
+func (a *appRuntime) restartAfterTimeout(id string, pid int, answered <-chan answer) {
+	select {
+	case <-answered:
+		return
+	case <-time.After(timeoutGracePeriod):
+	}
+	a.log.Warn(fmt.Sprintf("A function timeout has occurred. Restarting worker process executing invocationId '%s'.", id), "app", a.Name, "pid", pid)
+	a.worker.requestRestart(pid, "function timeout in invocation "+id)
 }
 
 func truncate(b []byte, n int) string {

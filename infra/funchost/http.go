@@ -2,11 +2,12 @@ package funchost
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -17,27 +18,24 @@ type httpRoute struct {
 	app     *appRuntime
 	fn      *Function
 	methods map[string]bool // empty: every method
-	// fnKey and masterKey are the app's local keys, looked up once rather
-	// than per request (Lookup scans every setting on a miss).
-	fnKey, masterKey string
 }
 
 type httpRouter struct {
 	routes []*httpRoute
+	apps   []*appRuntime
+	admin  *adminAPI
 }
 
 // newHTTPRouter orders every app's routes by precedence and rejects two
 // functions that would answer the same requests.
 func newHTTPRouter(apps []*appRuntime) (*httpRouter, error) {
-	r := &httpRouter{}
+	r := &httpRouter{apps: apps}
 	for _, a := range apps {
 		for _, f := range a.Functions {
 			if f.Route == nil {
 				continue
 			}
 			rt := &httpRoute{app: a, fn: f, methods: map[string]bool{}}
-			rt.fnKey, _ = a.Settings.Lookup("FUNCHOST_FUNCTION_KEY")
-			rt.masterKey, _ = a.Settings.Lookup("FUNCHOST_MASTER_KEY")
 			for _, m := range f.Trigger.Methods {
 				rt.methods[strings.ToUpper(m)] = true
 			}
@@ -81,8 +79,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (r *httpRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.URL.Path == "/admin/host/status" {
-		writeJSON(w, http.StatusOK, map[string]any{"state": "Running", "version": hostVersion})
+	// The host keeps /admin for itself, whatever the route prefix.
+	if p := strings.ToLower(req.URL.Path); p == "/admin" || strings.HasPrefix(p, "/admin/") {
+		r.admin.serve(w, req)
 		return
 	}
 	path := strings.TrimPrefix(req.URL.Path, "/")
@@ -92,7 +91,8 @@ func (r *httpRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			continue
 		}
 		if !rt.authorized(req) {
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "a valid function key is required (code query parameter or x-functions-key header)"})
+			// The authorization policy's challenge: 401 and no body.
+			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		if rt.fn.Forwarded {
@@ -107,29 +107,29 @@ func (r *httpRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]any{"error": "no function matches this route and method", "method": req.Method, "path": req.URL.Path})
 }
 
-// authorized checks function keys when the app has them configured.
+// authorized applies the function's authLevel: anonymous lets everyone in;
+// function needs the function's own key, a host key or the master key;
+// admin needs the master key.
 func (rt *httpRoute) authorized(req *http.Request) bool {
 	level := strings.ToLower(rt.fn.Trigger.AuthLevel)
-	if level == "" || level == "anonymous" {
+	if level == "anonymous" {
 		return true
 	}
-	fnKey, masterKey := rt.fnKey, rt.masterKey
-	if fnKey == "" && masterKey == "" {
-		return true // keys not configured: like func start, no check
+	keys := rt.app.keys
+	if keys == nil {
+		return false
 	}
-	given := req.Header.Get("x-functions-key")
-	if given == "" {
-		given = req.URL.Query().Get("code")
-	}
-	eq := func(k string) bool { return k != "" && subtle.ConstantTimeCompare([]byte(given), []byte(k)) == 1 }
+	got := keys.level(presentedKey(req), rt.fn.Name)
 	if level == "admin" {
-		return eq(masterKey)
+		return got == levelAdmin
 	}
-	return eq(fnKey) || eq(masterKey)
+	return got >= levelFunction
 }
 
-// forward proxies the original request to the handler at its original path
-// (enableForwardingHttpRequest) and relays the answer as is.
+// forward sends the request to the handler at its original path
+// (enableForwardingHttpRequest) and relays the answer. The handler's status
+// is relayed as is: only a transport failure or the timeout fail the
+// invocation (ProcessHttpInAndOutInvocationRequest does not check it).
 func (rt *httpRoute) forward(w http.ResponseWriter, req *http.Request) {
 	fn := rt.fn
 	a := rt.app
@@ -137,62 +137,180 @@ func (rt *httpRoute) forward(w http.ResponseWriter, req *http.Request) {
 	log := a.log.With("app", a.Name, "function", "Functions."+fn.Name, "invocationId", id)
 	log.Info(fmt.Sprintf("Executing 'Functions.%s' (Reason='This function was programmatically called via the host APIs.', Id=%s)", fn.Name, id))
 	start := time.Now()
-	status, err := rt.proxy(w, req, id)
+	ans, err := a.await(fn, id, func() answer {
+		base, err := a.worker.endpoint(req.Context())
+		if err != nil {
+			return answer{err: err}
+		}
+		out, err := forwardRequest(req.Context(), base, req, id)
+		if err != nil {
+			return answer{err: err}
+		}
+		resp, err := a.worker.client.Do(out)
+		if err != nil {
+			return answer{err: err}
+		}
+		defer resp.Body.Close()
+		// HttpClient.SendAsync reads the whole response before the
+		// invocation completes.
+		body, err := io.ReadAll(resp.Body)
+		return answer{status: resp.StatusCode, header: resp.Header, body: body, err: err}
+	})
+	if err == nil {
+		err = ans.err
+	}
 	d := time.Since(start)
-	if err != nil || status >= 500 {
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
 		log.Error(fmt.Sprintf("Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)", fn.Name, id, d.Milliseconds()),
-			"outcome", "Failed", "duration", d, "status", status, "err", err)
+			"outcome", "Failed", "duration", d, "err", err)
 		return
 	}
+	for k, v := range ans.header {
+		if !isHopHeader(k) {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(ans.status)
+	_, _ = w.Write(ans.body)
 	log.Info(fmt.Sprintf("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.Name, id, d.Milliseconds()),
-		"outcome", "Succeeded", "duration", d, "status", status)
+		"outcome", "Succeeded", "duration", d, "status", ans.status)
 }
 
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}
 
-func (rt *httpRoute) proxy(w http.ResponseWriter, req *http.Request, id string) (int, error) {
-	ctx := req.Context()
-	if t := rt.app.Config.FunctionTimeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
+func isHopHeader(k string) bool {
+	for _, h := range hopHeaders {
+		if strings.EqualFold(h, k) {
+			return true
+		}
 	}
-	base, err := rt.app.worker.endpoint(ctx)
-	if err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		return 500, err
+	return false
+}
+
+// contentHeaders are .NET's HttpContentHeaders: HttpRequestHeaders.
+// TryAddWithoutValidation refuses them, so the host's copy of the request
+// drops them all, and sets only Content-Length and Content-Type again, with
+// the body.
+var contentHeaders = map[string]bool{
+	"Allow": true, "Content-Disposition": true, "Content-Encoding": true, "Content-Language": true,
+	"Content-Length": true, "Content-Location": true, "Content-Md5": true, "Content-Range": true,
+	"Content-Type": true, "Expires": true, "Last-Modified": true,
+}
+
+// errChunkedWithoutContent is HttpClient's refusal of a request that says
+// Transfer-Encoding: chunked but has no content.
+var errChunkedWithoutContent = errors.New("An error occurred while sending the request: 'Transfer-Encoding: chunked' header can not be used when content object is not specified.")
+
+// forwardRequest rebuilds the caller's request the way the host does before
+// sending it to the handler (HttpRequestExtensions.ToHttpRequestMessage and
+// DefaultHttpWorkerService.AddHeaders):
+//   - the query is rebuilt from the parsed query collection: each key once,
+//     its values joined with "," (x=1&x=2 arrives as x=1%2C2), everything
+//     re-encoded;
+//   - the body is copied only when Content-Length is more than 0; a chunked
+//     body has no Content-Length, and HttpClient then refuses the request,
+//     because the copied Transfer-Encoding: chunked has no content;
+//   - content headers are dropped except Content-Type and Content-Length with
+//     a body;
+//   - X-Azure-Functions-HostVersion and -InvocationId are added, and the
+//     host's product token is appended to the caller's User-Agent.
+func forwardRequest(ctx context.Context, base string, req *http.Request, id string) (*http.Request, error) {
+	if req.ContentLength < 0 {
+		return nil, errChunkedWithoutContent
 	}
 	target := base + req.URL.EscapedPath()
-	if req.URL.RawQuery != "" {
-		target += "?" + req.URL.RawQuery
+	if q := rebuildQuery(req.URL.RawQuery); q != "" {
+		target += "?" + q
 	}
-	out, err := http.NewRequestWithContext(ctx, req.Method, target, req.Body)
+	var body io.Reader
+	if req.ContentLength > 0 {
+		body = req.Body
+	}
+	out, err := http.NewRequestWithContext(ctx, req.Method, target, body)
 	if err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		return 500, err
+		return nil, err
 	}
-	out.Header = req.Header.Clone()
-	for _, h := range hopHeaders {
-		out.Header.Del(h)
+	for k, v := range req.Header {
+		if contentHeaders[http.CanonicalHeaderKey(k)] || isHopHeader(k) || strings.EqualFold(k, "User-Agent") {
+			continue
+		}
+		out.Header[k] = append([]string(nil), v...)
 	}
-	out.ContentLength = req.ContentLength
+	if req.ContentLength > 0 {
+		out.ContentLength = req.ContentLength
+		if ct := req.Header.Get("Content-Type"); ct != "" {
+			out.Header.Set("Content-Type", ct)
+		}
+	}
 	out.Host = req.Host
 	setInvocationHeaders(out.Header, id)
-	resp, err := rt.app.worker.client.Do(out)
-	if err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		return 500, err
+	ua := userAgent
+	if caller := strings.Join(req.Header.Values("User-Agent"), " "); caller != "" {
+		ua = caller + " " + userAgent
 	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
+	out.Header.Set("User-Agent", ua)
+	return out, nil
+}
+
+// rebuildQuery is QueryHelpers.AddQueryString over Request.Query: ASP.NET
+// groups keys case-insensitively (keeping the first spelling), joins a key's
+// values with "," (StringValues.ToString) and UrlEncoder.Default encodes
+// everything but ASCII letters, digits and -._~ as %XX.
+func rebuildQuery(raw string) string {
+	type entry struct {
+		key  string
+		vals []string
 	}
-	for _, h := range hopHeaders {
-		w.Header().Del(h)
+	var order []*entry
+	byKey := map[string]*entry{}
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, v = queryUnescape(k), queryUnescape(v)
+		if k == "" {
+			continue
+		}
+		e := byKey[strings.ToLower(k)]
+		if e == nil {
+			e = &entry{key: k}
+			byKey[strings.ToLower(k)] = e
+			order = append(order, e)
+		}
+		e.vals = append(e.vals, v)
 	}
-	w.WriteHeader(resp.StatusCode)
-	_, err = io.Copy(w, resp.Body)
-	return resp.StatusCode, err
+	var b strings.Builder
+	for i, e := range order {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(dotnetURLEncode(e.key))
+		b.WriteByte('=')
+		b.WriteString(dotnetURLEncode(strings.Join(e.vals, ",")))
+	}
+	return b.String()
+}
+
+func queryUnescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return strings.ReplaceAll(s, "+", " ") // a bad escape stays as written
+}
+
+func dotnetURLEncode(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // invokeJSON is the non-forwarding mode: Data.<trigger> is the request as

@@ -44,22 +44,27 @@ func TestHTTPForwardingMode(t *testing.T) {
 	}, nil)
 	h, _ := startHost(t, []*funchost.App{loadApp(t, a)}, nil)
 
-	resp, body := do(t, http.MethodPost, h.URL()+"/api/customers/42?x=1&x=2", `{"a":1}`, "Content-Type", "application/json")
+	resp, body := do(t, http.MethodPost, h.URL()+"/api/customers/42?y=%C3%A9", `{"a":1}`, "Content-Type", "application/json")
 	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-Forwarded-By-Host") != "yes" {
 		t.Fatalf("forwarded answer not relayed: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	var got map[string]string
 	must(t, json.Unmarshal([]byte(body), &got))
-	if got["path"] != "/api/customers/42" || got["query"] != "x=1&x=2" || got["body"] != `{"a":1}` ||
+	if got["path"] != "/api/customers/42" || got["query"] != "y=%C3%A9" || got["body"] != `{"a":1}` ||
 		got["method"] != "POST" || got["contentType"] != "application/json" {
 		t.Errorf("handler saw %v", got)
 	}
-	if got["invocationId"] == "" || !strings.HasPrefix(got["userAgent"], "Azure-Functions-Host/") {
+	if got["invocationId"] == "" || !strings.HasSuffix(got["userAgent"], " Azure-Functions-Host/4.0.0-funchost") {
 		t.Errorf("invocation headers missing: %v", got)
 	}
 
 	// Literal segments win over parameters, whatever the folder order.
-	if _, body := get(t, h.URL()+"/api/customers/special"); !strings.Contains(body, `"path":"/api/customers/special"`) {
+	// Special has no authLevel, which means function (HttpTriggerAttribute's
+	// default): without a key it is 401, and the handler never sees it.
+	if resp, _ := get(t, h.URL()+"/api/customers/special"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("special route without a key: %d, want 401", resp.StatusCode)
+	}
+	if _, body := get(t, h.URL()+"/api/customers/special", "x-functions-key", functionKey(t, h)); !strings.Contains(body, `"path":"/api/customers/special"`) {
 		t.Errorf("special route: %s", body)
 	}
 	recs := readRecord(t, a.Record)
@@ -82,7 +87,7 @@ func TestHTTPForwardingMode(t *testing.T) {
 
 func TestHTTPJSONMode(t *testing.T) {
 	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "false"), map[string]string{
-		"Echo": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["post"],"route":"echo/{name}/{n:int?}"},
+		"Echo": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["post"],"route":"echo/{name}/{n:int?}","authLevel":"anonymous"},
 		  {"type":"http","direction":"out","name":"res"}]}`,
 	}, nil)
 	h, _ := startHost(t, []*funchost.App{loadApp(t, a)}, nil)
@@ -157,7 +162,7 @@ func TestHTTPFunctionKey(t *testing.T) {
 
 func TestSeveralAppsShareOneListener(t *testing.T) {
 	fn := func(route string) string {
-		return `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","route":"` + route + `"},{"type":"http","direction":"out","name":"res"}]}`
+		return `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","route":"` + route + `","authLevel":"anonymous"},{"type":"http","direction":"out","name":"res"}]}`
 	}
 	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "true"), map[string]string{"PingA": fn("a/ping")}, nil)
 	b := newTestApp(t, fmt.Sprintf(defaultHostJSON, "true"), map[string]string{"PingB": fn("b/ping")}, nil)
@@ -252,7 +257,7 @@ func TestHostFailsWhenHandlerNeverStarts(t *testing.T) {
 	go func() { done <- h.Run(context.Background()) }()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "did not start") {
+		if err == nil || !strings.Contains(err.Error(), "Exceeded http worker restart retry count") {
 			t.Fatalf("Run: %v", err)
 		}
 	case <-time.After(30 * time.Second):
@@ -262,7 +267,7 @@ func TestHostFailsWhenHandlerNeverStarts(t *testing.T) {
 
 func TestHTTPJSONModeBinaryBodyReturnValueAndCatchAll(t *testing.T) {
 	a := newTestApp(t, fmt.Sprintf(defaultHostJSON, "false"), map[string]string{
-		"ReturnFiles": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["put"],"route":"files/{*path}"},
+		"ReturnFiles": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["put"],"route":"files/{*path}","authLevel":"anonymous"},
 		  {"type":"http","direction":"out","name":"$return"}]}`,
 	}, nil)
 	h, _ := startHost(t, []*funchost.App{loadApp(t, a)}, nil)

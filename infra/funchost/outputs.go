@@ -3,6 +3,7 @@ package funchost
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -78,7 +79,7 @@ func (a *appRuntime) sendOutputs(ctx context.Context, fn *Function, resp *invoca
 		if out.Name == "$return" {
 			raw = resp.ReturnValue
 		}
-		msgs, err := outputMessages(raw)
+		msgs, err := outputMessages(raw, out.Binary)
 		if err != nil {
 			return fmt.Errorf("serviceBus output %q: %w", out.Name, err)
 		}
@@ -98,7 +99,39 @@ func (a *appRuntime) sendOutputs(ctx context.Context, fn *Function, resp *invoca
 	return nil
 }
 
-func outputMessages(raw json.RawMessage) ([]*azservicebus.Message, error) {
+// outputMessages turns an output binding value into messages. A top-level
+// string is first tried as base64, and when it decodes it is the message's
+// bytes (HttpScriptInvocationResultExtensions.GetBindingValue calls
+// Convert.FromBase64String on every output value unless the binding's
+// dataType is binary); items of an array are not.
+func outputMessages(raw json.RawMessage, binary bool) ([]*azservicebus.Message, error) {
+	text := strings.TrimSpace(string(raw))
+	if text == "" || text == "null" {
+		return nil, nil
+	}
+	var top string
+	if !binary && json.Unmarshal(raw, &top) == nil {
+		if b, ok := dotnetFromBase64(top); ok {
+			return []*azservicebus.Message{{Body: b}}, nil
+		}
+	}
+	return outputItems(raw)
+}
+
+// dotnetFromBase64 is Convert.FromBase64String: the standard alphabet with
+// padding, white space anywhere ignored.
+func dotnetFromBase64(s string) ([]byte, bool) {
+	s = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+func outputItems(raw json.RawMessage) ([]*azservicebus.Message, error) {
 	text := strings.TrimSpace(string(raw))
 	if text == "" || text == "null" {
 		return nil, nil
@@ -110,7 +143,7 @@ func outputMessages(raw json.RawMessage) ([]*azservicebus.Message, error) {
 		}
 		var out []*azservicebus.Message
 		for _, it := range items {
-			m, err := outputMessages(it)
+			m, err := outputItems(it)
 			if err != nil {
 				return nil, err
 			}

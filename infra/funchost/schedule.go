@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// Schedule is a timer trigger's schedule. Times are UTC.
+// Schedule is a timer trigger's schedule. NCRONTAB expressions are evaluated
+// in the schedule's time zone (UTC unless WEBSITE_TIME_ZONE or TZ say
+// otherwise); the times returned are instants, whatever their location.
 type Schedule interface {
 	// Next is the first occurrence strictly after t; the zero time if none.
 	Next(t time.Time) time.Time
@@ -19,6 +21,12 @@ type Schedule interface {
 // does: a TimeSpan ("00:05:00", "1.00:00:00") is a constant interval,
 // anything else must be a 6-field NCRONTAB expression.
 func ParseSchedule(expr string) (Schedule, error) {
+	return ParseScheduleIn(expr, time.UTC)
+}
+
+// ParseScheduleIn is ParseSchedule with NCRONTAB fields read as wall-clock
+// times in loc. TimeSpan schedules are intervals and ignore the zone.
+func ParseScheduleIn(expr string, loc *time.Location) (Schedule, error) {
 	expr = strings.TrimSpace(expr)
 	if strings.Contains(expr, ":") {
 		d, err := ParseTimeSpan(expr)
@@ -30,7 +38,34 @@ func ParseSchedule(expr string) (Schedule, error) {
 		}
 		return intervalSchedule(d), nil
 	}
-	return ParseCron(expr)
+	c, err := ParseCron(expr)
+	if err != nil {
+		return nil, err
+	}
+	if loc != nil {
+		c.loc = loc
+	}
+	return c, nil
+}
+
+// formatTimeSpan writes d the way .NET prints a TimeSpan: [-][d.]hh:mm:ss[.fffffff].
+func formatTimeSpan(d time.Duration) string {
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	h, m, sec := d/time.Hour, (d%time.Hour)/time.Minute, (d%time.Minute)/time.Second
+	frac := (d % time.Second) / 100 // ticks of 100 ns
+	out := fmt.Sprintf("%02d:%02d:%02d", h, m, sec)
+	if days > 0 {
+		out = fmt.Sprintf("%d.%s", days, out)
+	}
+	if frac > 0 {
+		out += fmt.Sprintf(".%07d", frac)
+	}
+	return sign + out
 }
 
 // ParseTimeSpan parses a .NET TimeSpan in the forms host.json and timers use:
@@ -120,7 +155,8 @@ func (s intervalSchedule) minInterval() time.Duration { return time.Duration(s) 
 // {second} {minute} {hour} {day} {month} {day-of-week}.
 type CronSchedule struct {
 	expr   string
-	fields [6]uint64 // bit i set = value i allowed
+	fields [6]uint64      // bit i set = value i allowed
+	loc    *time.Location // nil: UTC
 }
 
 var cronFields = [6]struct {
@@ -217,30 +253,42 @@ func parseCronField(text string, idx int) (uint64, error) {
 	return bits, nil
 }
 
-func (c *CronSchedule) String() string { return c.expr }
+func (c *CronSchedule) String() string {
+	if c.loc != nil && c.loc != time.UTC {
+		return c.expr + " (" + c.loc.String() + ")"
+	}
+	return c.expr
+}
 
 func (c *CronSchedule) has(field, v int) bool { return c.fields[field]&(1<<uint(v)) != 0 }
 
 // Next finds the first second after t that matches every field. Day and
 // day-of-week must both match, as in NCrontab.
+//
+// The fields are matched against the wall clock of the schedule's zone, as
+// the timer extension matches them against the machine's local time.
 func (c *CronSchedule) Next(t time.Time) time.Time {
-	t = t.UTC().Truncate(time.Second).Add(time.Second)
+	loc := c.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc).Truncate(time.Second).Add(time.Second)
 	limit := t.AddDate(8, 0, 0) // every valid expression recurs within 8 years (Feb 29 on a weekday)
 	for t.Before(limit) {
 		if !c.has(4, int(t.Month())) {
-			t = time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+			t = time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, loc)
 			continue
 		}
 		if !c.has(3, t.Day()) || !c.has(5, int(t.Weekday())) {
-			t = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.UTC)
+			t = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
 			continue
 		}
 		if !c.has(2, t.Hour()) {
-			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour()+1, 0, 0, 0, time.UTC)
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour()+1, 0, 0, 0, loc)
 			continue
 		}
 		if !c.has(1, t.Minute()) {
-			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute()+1, 0, 0, time.UTC)
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute()+1, 0, 0, loc)
 			continue
 		}
 		if !c.has(0, t.Second()) {

@@ -14,10 +14,13 @@ import (
 	"meterline/infra/servicebus-emulator/config"
 )
 
-// emulatorConfig: topic "usage" with subscription "billing" (MaxDeliveryCount 3)
-// and queue "slow" with the shortest lock the emulator allows.
+// emulatorConfig: topic "usage" with subscription "billing" (MaxDeliveryCount 3),
+// queue "slow" with the shortest lock the emulator allows, and queue "sturdy"
+// (MaxDeliveryCount 3) for handler restarts: only the message in flight when
+// the process dies is abandoned; the rest wait for the new process.
 const emulatorConfig = `{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns",
-  "Queues":[{"Name":"slow","Properties":{"LockDuration":"PT5S","MaxDeliveryCount":3}},{"Name":"out","Properties":{}}],
+  "Queues":[{"Name":"slow","Properties":{"LockDuration":"PT5S","MaxDeliveryCount":3}},{"Name":"out","Properties":{}},
+    {"Name":"sturdy","Properties":{"MaxDeliveryCount":3}}],
   "Topics":[{"Name":"usage","Properties":{},"Subscriptions":[{"Name":"billing",
      "Properties":{"LockDuration":"PT30S","MaxDeliveryCount":3},
      "Rules":[{"Name":"all","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"1=1"}}}]}]}]}],
@@ -57,8 +60,8 @@ func commandMessage(id, action string, ms int) *azservicebus.Message {
 
 func emulatorApp(t testing.TB, conn string, maxConcurrent int, entity string) *testApp {
 	trigger := `"topicName":"usage","subscriptionName":"billing"`
-	if entity == "slow" {
-		trigger = `"queueName":"slow"`
+	if entity == "slow" || entity == "sturdy" {
+		trigger = `"queueName":"` + entity + `"`
 	}
 	return newTestApp(t, fmt.Sprintf(sbHostJSON, maxConcurrent), map[string]string{
 		"ProcessUsage": `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg",` + trigger + `,"connection":"ServiceBusConnection"}]}`,
@@ -68,7 +71,13 @@ func emulatorApp(t testing.TB, conn string, maxConcurrent int, entity string) *t
 // drain receives whatever is left in an entity within a short wait.
 func drain(t testing.TB, c *azservicebus.Client, topic, sub string, opts *azservicebus.ReceiverOptions) []*azservicebus.ReceivedMessage {
 	t.Helper()
-	r, err := c.NewReceiverForSubscription(topic, sub, opts)
+	var r *azservicebus.Receiver
+	var err error
+	if sub == "" {
+		r, err = c.NewReceiverForQueue(topic, opts)
+	} else {
+		r, err = c.NewReceiverForSubscription(topic, sub, opts)
+	}
 	must(t, err)
 	defer r.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
@@ -144,13 +153,17 @@ func TestServiceBusOnEmulatorCompletesAndDeadLetters(t *testing.T) {
 	}
 }
 
+// The handler crashes (exit 3) in one invocation: the host restarts it
+// (HttpFunctionInvocationDispatcher.WorkerError), the message in flight is
+// abandoned and redelivered to the new process, the bystander too if it was
+// in flight, and nothing is lost.
 func TestServiceBusOnEmulatorHandlerCrashRedelivered(t *testing.T) {
 	em := startEmulator(t)
-	a := emulatorApp(t, em.ConnectionString(), 2, "usage")
+	a := emulatorApp(t, em.ConnectionString(), 2, "sturdy")
 	h, _ := startHost(t, []*funchost.App{loadApp(t, a)}, nil)
 	firstPID := funchost.HandlerPIDs(h)[0]
 	c := sbClient(t, em.ConnectionString())
-	sendTo(t, c, "usage", commandMessage("crashy", "crashonce", 0), commandMessage("bystander", "ok", 0))
+	sendTo(t, c, "sturdy", commandMessage("crashy", "crashonce", 0), commandMessage("bystander", "ok", 0))
 
 	waitFor(t, 60*time.Second, "crashy processed after the crash", func() bool {
 		for _, inv := range readRecord(t, a.Record) {
@@ -160,7 +173,7 @@ func TestServiceBusOnEmulatorHandlerCrashRedelivered(t *testing.T) {
 		}
 		return false
 	})
-	if left := drain(t, c, "usage", "billing", nil); len(left) != 0 {
+	if left := drain(t, c, "sturdy", "", nil); len(left) != 0 {
 		t.Errorf("%d messages left in the subscription", len(left))
 	}
 	okCount := map[string]int{}

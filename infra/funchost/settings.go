@@ -75,6 +75,33 @@ func (s Settings) Lookup(name string) (string, bool) {
 	return "", false
 }
 
+// Section is the configuration section name the way IConfiguration sees it:
+// its own value, its children (name__child or name:child, keys lower-cased),
+// and whether it exists at all (a value, even empty, or any child), as
+// IConfigurationSection.Exists decides.
+func (s Settings) Section(name string) (value string, children map[string]string, exists bool) {
+	value, exists = s.Lookup(name)
+	norm := func(k string) string { return strings.ToLower(strings.ReplaceAll(k, "__", ":")) }
+	prefix := norm(name) + ":"
+	for k, v := range s {
+		if rest, ok := strings.CutPrefix(norm(k), prefix); ok {
+			if children == nil {
+				children = map[string]string{}
+			}
+			children[rest] = v
+			exists = true
+		}
+	}
+	return value, children, exists
+}
+
+// Enabled is the host's IsSettingEnabled: the setting is "true" (any case) or "1".
+func (s Settings) Enabled(name string) bool {
+	v, _ := s.Lookup(name)
+	v = strings.TrimSpace(v)
+	return strings.EqualFold(v, "true") || v == "1"
+}
+
 // Environ is the settings as environment entries for the handler process.
 func (s Settings) Environ() []string {
 	out := make([]string, 0, len(s))

@@ -91,7 +91,10 @@ type timerListener struct {
 }
 
 func newTimerListener(a *appRuntime, fn *Function) (*timerListener, error) {
-	conn, _ := a.Settings.Lookup("AzureWebJobsStorage")
+	conn, err := storageConnection(a.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", fn.File, err)
+	}
 	client, err := azblob.NewClientFromConnectionString(azurite.ExpandConnectionString(conn), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: setting AzureWebJobsStorage is not a storage connection string", fn.File)
@@ -225,82 +228,135 @@ func (t *timerListener) writeStatus(ctx context.Context, s *ScheduleStatus) erro
 	return err
 }
 
-// schedule runs the timer while ctx (the lock) lasts. With useMonitor, a
-// stored Next in the past means an occurrence was missed while no host ran:
-// the function runs at once with IsPastDue, as the timer extension does.
+// dotnetNow is now at the precision a .NET DateTime keeps (100 ns ticks), so
+// that times read back from the status blob compare equal to the ones kept.
+func dotnetNow() time.Time { return time.Now().UTC().Truncate(100 * time.Nanosecond) }
+
+// schedule runs the timer while ctx (the lock) lasts, the way TimerListener
+// does: with useMonitor it checks the stored status for a missed occurrence
+// (and runs once, past due, if there is one), otherwise or then honours
+// runOnStartup, and from there on runs at each next occurrence, computed
+// from the time of the run before.
 func (t *timerListener) schedule(ctx, invokeCtx context.Context) {
 	log := t.app.log.With("app", t.app.Name, "function", "Functions."+t.fn.Name)
-	now := time.Now().UTC()
+	now := dotnetNow()
 	var status *ScheduleStatus
-	if t.fn.UseMonitor {
-		var err error
-		if status, err = t.readStatus(ctx); err != nil {
-			log.Error("timer status unreadable; starting afresh", "err", err)
-			status = nil
-		}
-	}
-	next := t.fn.Schedule.Next(now)
 	pastDue := false
-	if status != nil {
-		if !status.Next.IsZero() && now.After(status.Next) {
-			pastDue = true
-		} else if !status.Next.IsZero() && (status.Last.IsZero() || t.fn.Schedule.Next(status.Last).Equal(status.Next)) {
-			next = status.Next // same schedule: keep the stored occurrence
+	if t.fn.UseMonitor {
+		stored, err := t.readStatus(ctx)
+		if err != nil {
+			log.Error("timer status unreadable; starting afresh", "err", err)
+			stored = nil
 		}
-	} else if t.fn.UseMonitor {
-		status = &ScheduleStatus{Next: next, LastUpdated: now}
-		if err := t.writeStatus(ctx, status); err != nil {
-			log.Error("timer status not written", "err", err)
-		}
+		status, pastDue = t.checkPastDue(ctx, now, stored)
 	}
-	if pastDue || t.fn.Trigger.RunOnStartup {
-		reason := "This function was programmatically called via the host APIs."
-		if pastDue {
-			reason = fmt.Sprintf("Timer fired at %s (past due; the scheduled %s was missed)", now.Format(time.RFC3339), status.Next.Format(time.RFC3339))
-		}
-		next = t.fire(ctx, invokeCtx, status, pastDue, now, reason)
-		status = t.updated(ctx, status, now, next)
+	if status == nil {
+		status = &ScheduleStatus{Next: t.fn.Schedule.Next(now)}
 	}
-	log.Info(fmt.Sprintf("The next occurrence of the 'Functions.%s' schedule (%s) is %s", t.fn.Name, t.fn.Schedule, next.Format(time.RFC3339)))
+	switch {
+	case pastDue:
+		reason := fmt.Sprintf("Timer fired at %s (past due; the scheduled %s was missed)", now.Format(time.RFC3339), status.Next.UTC().Format(time.RFC3339))
+		status = t.invokeJob(ctx, invokeCtx, status, now, true, false, reason)
+	case t.fn.Trigger.RunOnStartup:
+		status = t.invokeJob(ctx, invokeCtx, status, now, false, true, manualReason)
+	}
+	log.Info(fmt.Sprintf("The next occurrence of the 'Functions.%s' schedule (%s) is %s", t.fn.Name, t.fn.Schedule, status.Next.UTC().Format(time.RFC3339)))
 	for {
-		if next.IsZero() || !sleepCtx(ctx, time.Until(next)) {
+		if status.Next.IsZero() || !sleepCtx(ctx, time.Until(status.Next)) {
 			return
 		}
-		fired := next
-		reason := "Timer fired at " + time.Now().UTC().Format("2006-01-02T15:04:05.0000000Z07:00")
-		next = t.fire(ctx, invokeCtx, status, false, fired, reason)
-		status = t.updated(ctx, status, fired, next)
+		at := dotnetNow()
+		reason := "Timer fired at " + at.Format("2006-01-02T15:04:05.0000000Z07:00")
+		status = t.invokeJob(ctx, invokeCtx, status, at, false, false, reason)
 	}
 }
 
-// fire invokes the function and returns the next occurrence after it.
-func (t *timerListener) fire(ctx, invokeCtx context.Context, status *ScheduleStatus, pastDue bool, at time.Time, reason string) time.Time {
-	if ctx.Err() != nil {
-		return time.Time{}
+// checkPastDue is ScheduleMonitor.CheckPastDueAsync. Without a stored status
+// it records the next occurrence. With one, it recomputes the next
+// occurrence from the last run (or from when the status was written); if
+// that differs from the stored one, the schedule has changed: the status is
+// rewritten with the new next occurrence, recomputed from now when it would
+// already be past, so that a changed schedule never counts as past due. The
+// timer is past due when now is after the (possibly rewritten) next one.
+func (t *timerListener) checkPastDue(ctx context.Context, now time.Time, last *ScheduleStatus) (*ScheduleStatus, bool) {
+	sched := t.fn.Schedule
+	if last == nil {
+		last = &ScheduleStatus{Next: sched.Next(now).UTC(), LastUpdated: now}
+		t.write(ctx, last)
+		return last, false
 	}
+	var expected, lastUpdated time.Time
+	switch {
+	case !last.Last.IsZero():
+		expected, lastUpdated = sched.Next(last.Last), last.Last
+	case !last.LastUpdated.IsZero():
+		expected, lastUpdated = sched.Next(last.LastUpdated), last.LastUpdated
+	default:
+		expected, lastUpdated = sched.Next(now), now
+	}
+	if !last.Next.Equal(expected) {
+		if now.After(expected) {
+			expected, lastUpdated = sched.Next(now), now
+		}
+		t.app.log.Info("timer schedule changed since the status was written; recomputed the next occurrence",
+			"app", t.app.Name, "function", "Functions."+t.fn.Name, "storedNext", last.Next, "next", expected.UTC())
+		last = &ScheduleStatus{Next: expected.UTC(), LastUpdated: lastUpdated}
+		t.write(ctx, last)
+	}
+	return last, now.After(last.Next)
+}
+
+// invokeJob is TimerListener.InvokeJobFunction: run the function (with its
+// retry policy), then record the run. The next occurrence is computed from
+// the invocation time, taken before the run, so a run that overruns its
+// next occurrence is followed by an immediate one, as in Azure. A regular
+// tick that fires a little early counts as the scheduled time.
+func (t *timerListener) invokeJob(ctx, invokeCtx context.Context, status *ScheduleStatus, at time.Time, pastDue, runOnStartup bool, reason string) *ScheduleStatus {
 	var shown *ScheduleStatus
-	if status != nil {
+	if t.fn.UseMonitor && status != nil {
 		s := *status
 		shown = &s
 	}
-	req := timerPayload(t.fn, shown, pastDue, time.Now())
-	// A failed timer run is not retried; the next run is on schedule.
-	_, _ = t.app.invoke(invokeCtx, t.fn, reason, req)
-	now := time.Now().UTC()
-	next := t.fn.Schedule.Next(at)
-	if !next.After(now) {
-		next = t.fn.Schedule.Next(now) // the run overran occurrences: skip them
+	t.runWithRetry(invokeCtx, shown, pastDue, reason)
+	adjusted := at
+	if !pastDue && !runOnStartup && status != nil && status.Next.After(at) {
+		adjusted = status.Next
+	}
+	next := &ScheduleStatus{Last: adjusted, Next: t.fn.Schedule.Next(adjusted).UTC(), LastUpdated: adjusted}
+	if t.fn.UseMonitor {
+		t.write(ctx, next)
 	}
 	return next
 }
 
-func (t *timerListener) updated(ctx context.Context, status *ScheduleStatus, last, next time.Time) *ScheduleStatus {
-	if !t.fn.UseMonitor {
-		return nil
+// runWithRetry invokes the timer function, again after a failure as long as
+// the retry policy allows (FunctionExecutorExtensions.TryExecuteAsync), with
+// Metadata.RetryContext telling the handler which attempt it is. Without a
+// policy a failed run is not repeated; the next run is on schedule.
+func (t *timerListener) runWithRetry(ctx context.Context, shown *ScheduleStatus, pastDue bool, reason string) {
+	p := t.fn.Retry
+	var last error
+	for n := 0; ; n++ {
+		req := timerPayload(t.fn, shown, pastDue, time.Now())
+		if p != nil {
+			req.Metadata["RetryContext"] = retryContext(p, n, last)
+		}
+		_, err := t.app.invoke(ctx, t.fn, reason, req)
+		if err == nil || p == nil || p.exhausted(n+1) || ctx.Err() != nil {
+			return
+		}
+		last = err
+		d := p.delay(n + 1)
+		t.app.log.Info(fmt.Sprintf("Waiting for `%s` before retrying function execution. Next attempt: '%d'. Max retry count: '%d'", formatTimeSpan(d), n+1, p.MaxRetryCount),
+			"app", t.app.Name, "function", "Functions."+t.fn.Name)
+		if !sleepCtx(ctx, d) {
+			return
+		}
 	}
-	s := &ScheduleStatus{Last: last, Next: next, LastUpdated: time.Now().UTC()}
+}
+
+func (t *timerListener) write(ctx context.Context, s *ScheduleStatus) {
 	if err := t.writeStatus(ctx, s); err != nil && ctx.Err() == nil {
 		t.app.log.Error("timer status not written", "function", "Functions."+t.fn.Name, "err", err)
 	}
-	return s
 }

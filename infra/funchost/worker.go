@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,65 +22,138 @@ import (
 // which host this is rather than pretending to be a given Azure release.
 const hostVersion = "4.0.0-funchost"
 
-// worker supervises one handler process: starts it on a free loopback port,
-// waits for GET / to answer, restarts it with backoff when it dies and stops
-// the whole process group on shutdown.
+// The worker policy of the real host (azure-functions-host):
+//   - the port is picked once (HttpWorkerOptionsSetup.GetUnusedTcpPort) and
+//     every restarted process gets the same one;
+//   - a process that exits with a non-zero code, or does not answer GET /
+//     within the initialization timeout, is an error: the host restarts it at
+//     once, and the third error within 30 minutes of the one before shuts the
+//     host down (HttpFunctionInvocationDispatcher.AddOrUpdateErrorBucket,
+//     WorkerConstants.WorkerRestartErrorIntervalThresholdInMinutes);
+//   - exit code 0 is not an error and is not restarted; exit code 200 asks
+//     for a restart (WorkerProcess.OnProcessExited);
+//   - the process is stopped with a kill, not a signal it could handle
+//     (WorkerProcess.Dispose calls Process.Kill);
+//   - an invocation is sent once: if nothing listens on the port, it fails
+//     (DefaultHttpWorkerService has no retry).
+const (
+	workerErrorWindow   = 30 * time.Minute
+	workerErrorsToStop  = 3
+	exitCodeRestartMe   = 200
+	defaultInitTimeout  = 30 * time.Second
+	timeoutGracePeriod  = 2 * time.Second // before a timed-out invocation's process is restarted
+	maxHandlerLineBytes = 64 * 1024
+	deathNoticeWait     = 2 * time.Second // how long a failed post waits to learn whether the process died
+)
+
+// worker supervises one handler process.
 type worker struct {
 	app    *App
 	log    *slog.Logger
 	client *http.Client
+	port   int
+	base   string // "http://127.0.0.1:port"
 
-	mu        sync.Mutex
-	base      string        // "http://127.0.0.1:port" of the ready process
-	ready     chan struct{} // closed when base is usable; replaced on restart
-	done      chan struct{} // closed when run returns
-	pid       int
-	everReady bool
+	done    chan struct{} // closed when run returns
+	restart chan restartRequest
+
+	mu   sync.Mutex
+	pid  int
+	up   bool          // the current process has answered GET /
+	upCh chan struct{} // closed while up; replaced by an open one when the process goes
+	// downCh is closed when the current process goes; replaced when one is up.
+	downCh chan struct{}
+	// exitedClean: the process exited with code 0 and the host does not
+	// restart it; invocations are sent anyway, and fail, as in Azure.
+	exitedClean bool
 }
 
-func newWorker(app *App) *worker {
-	maxConns := app.Config.ServiceBus.MaxConcurrentCalls*2 + 16
-	return &worker{
-		app: app,
-		log: app.log.With("app", app.Name),
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // the handler is on loopback; never go through a proxy
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        maxConns,
-			MaxIdleConnsPerHost: maxConns,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		}},
-		ready: make(chan struct{}),
-		done:  make(chan struct{}),
+type restartRequest struct {
+	pid    int
+	reason string
+}
+
+func newWorker(app *App) (*worker, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
 	}
+	maxConns := app.Config.ServiceBus.MaxConcurrentCalls*2 + 16
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:               nil, // the handler is on loopback; never go through a proxy
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	// DefaultHttpWorkerService: the client times out one minute after
+	// functionTimeout (so the function timeout fires first), and without a
+	// timeout after int.MaxValue milliseconds.
+	client.Timeout = time.Duration(1<<31-1) * time.Millisecond
+	if t := app.Config.FunctionTimeout; t > 0 {
+		client.Timeout = t + time.Minute
+	}
+	// DefaultHttpWorkerService.CreateHttpClient: AllowAutoRedirect is off when
+	// enableForwardingHttpRequest is on, so a handler's 3xx reaches the caller.
+	if app.Config.EnableForwardingHTTPRequest {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return &worker{
+		app:     app,
+		log:     app.log.With("app", app.Name),
+		client:  client,
+		port:    port,
+		base:    "http://127.0.0.1:" + strconv.Itoa(port),
+		upCh:    make(chan struct{}),
+		downCh:  make(chan struct{}),
+		done:    make(chan struct{}),
+		restart: make(chan restartRequest, 1),
+	}, nil
 }
 
 // errHandlerDown is returned when the handler is not running (stopping host).
 var errHandlerDown = errors.New("custom handler is not running")
 
-// endpoint waits until the handler is ready and returns its base URL.
+// endpoint returns the handler's base URL once its process is up. Like
+// WorkerFunctionInvoker.DelayUntilFunctionDispatcherInitializedOrShutdown, an
+// invocation that starts while the handler is starting or restarting waits
+// for it, for at most (3+1) x the initialization timeout; only invocations
+// already sent to a process that dies fail.
 func (w *worker) endpoint(ctx context.Context) (string, error) {
+	base, _, err := w.endpointOf(ctx)
+	return base, err
+}
+
+// endpointOf is endpoint that also returns a channel closed once the process
+// behind the URL is gone.
+func (w *worker) endpointOf(ctx context.Context) (string, <-chan struct{}, error) {
+	timeout := time.NewTimer((workerErrorsToStop + 1) * w.initTimeout())
+	defer timeout.Stop()
 	for {
 		w.mu.Lock()
-		ready := w.ready
+		up, clean, ch, down := w.up, w.exitedClean, w.upCh, w.downCh
 		w.mu.Unlock()
+		if up || clean {
+			return w.base, down, nil
+		}
 		select {
-		case <-ready:
-			w.mu.Lock()
-			base := w.base
-			w.mu.Unlock()
-			if base != "" {
-				return base, nil
-			}
-			// The process died after signalling; wait for the next one.
-			time.Sleep(5 * time.Millisecond)
+		case <-ch:
 		case <-w.done:
-			return "", errHandlerDown
+			return "", nil, errHandlerDown
+		case <-timeout.C:
+			return "", nil, fmt.Errorf("the custom handler did not come up within %s", (workerErrorsToStop+1)*w.initTimeout())
 		case <-ctx.Done():
-			return "", fmt.Errorf("waiting for the custom handler: %w", context.Cause(ctx))
+			return "", nil, fmt.Errorf("waiting for the custom handler: %w", context.Cause(ctx))
 		}
 	}
+}
+
+func (w *worker) initTimeout() time.Duration {
+	if t := w.app.opt.StartupTimeout; t > 0 {
+		return t
+	}
+	return defaultInitTimeout
 }
 
 // PID is the current handler process id (0 when none), for tests and logs.
@@ -89,41 +163,76 @@ func (w *worker) PID() int {
 	return w.pid
 }
 
-// run keeps the handler alive until ctx ends.
-func (w *worker) run(ctx context.Context) error {
-	defer close(w.done)
-	backoff := 200 * time.Millisecond
-	failures := 0 // consecutive failed starts before the handler ever answered
-	for {
-		started := time.Now()
-		err := w.runOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		w.mu.Lock()
-		everReady := w.everReady
-		w.mu.Unlock()
-		if !everReady {
-			// A handler that never comes up is a broken build, not a crash:
-			// say so instead of restarting forever.
-			if failures++; failures >= maxStartFailures {
-				return fmt.Errorf("custom handler %s did not start %d times; last error: %w", w.app.Config.Executable, failures, err)
-			}
-		}
-		if time.Since(started) > 30*time.Second {
-			backoff = 200 * time.Millisecond
-		}
-		w.log.Error("custom handler exited; restarting", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
+// Up reports whether a handler process is running and has answered GET /.
+func (w *worker) Up() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.up
+}
+
+// requestRestart kills process pid (if it is still the current one) and
+// starts a new one; an intentional restart does not count as an error.
+func (w *worker) requestRestart(pid int, reason string) {
+	select {
+	case w.restart <- restartRequest{pid: pid, reason: reason}:
+	default: // one is already pending
 	}
 }
 
-const maxStartFailures = 4
+// exit is how one process ended.
+type exit struct {
+	code        int   // exit code; -1 when killed by a signal or never started
+	err         error // what went wrong, for the log
+	intentional bool  // the host restarted it (function timeout)
+	ready       bool  // it had answered GET /
+}
+
+// errorBucket counts worker errors the way AddOrUpdateErrorBucket does: an
+// error more than 30 minutes after the previous one empties the bucket.
+type errorBucket struct{ at []time.Time }
+
+// add records an error at t and reports whether the host must now stop.
+func (b *errorBucket) add(t time.Time) bool {
+	if n := len(b.at); n > 0 && t.Sub(b.at[n-1]) > workerErrorWindow {
+		b.at = nil
+	}
+	b.at = append(b.at, t)
+	return len(b.at) >= workerErrorsToStop
+}
+
+// run keeps the handler alive until ctx ends, and returns an error when the
+// host must shut down because the handler keeps failing.
+func (w *worker) run(ctx context.Context) error {
+	defer close(w.done)
+	var errs errorBucket
+	for {
+		x := w.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case x.intentional:
+			w.log.Warn("custom handler restarted by the host", "reason", x.err)
+			continue
+		case x.code == 0 && x.ready:
+			w.mu.Lock()
+			w.exitedClean = true
+			w.mu.Unlock()
+			w.log.Error("custom handler exited with code 0; the Functions host does not restart a worker that exits cleanly, so every invocation fails until the host restarts",
+				"executable", w.app.Config.Executable)
+			<-ctx.Done()
+			return nil
+		case x.code == exitCodeRestartMe:
+			w.log.Info("Language Worker Process exited and needs to be restarted.")
+			continue
+		}
+		w.log.Error("Language Worker Process exited.", "exitCode", x.code, "err", x.err)
+		if errs.add(time.Now()) {
+			return fmt.Errorf("custom handler %s failed %d times, each within 30 minutes of the one before (last: %v): "+
+				"Exceeded http worker restart retry count. Shutting down Functions Host", w.app.Config.Executable, len(errs.at), x.err)
+		}
+	}
+}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -134,11 +243,21 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (w *worker) runOnce(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+func (w *worker) setState(pid int, up bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case up && !w.up:
+		close(w.upCh)
+		w.downCh = make(chan struct{})
+	case !up && w.up:
+		w.upCh = make(chan struct{})
+		close(w.downCh)
 	}
+	w.pid, w.up = pid, up
+}
+
+func (w *worker) runOnce(ctx context.Context) exit {
 	cfg := w.app.Config
 	cmd := exec.Command(cfg.Executable, cfg.Arguments...)
 	cmd.Dir = cfg.WorkingDir
@@ -147,103 +266,111 @@ func (w *worker) runOnce(ctx context.Context) error {
 		base = os.Environ()
 	}
 	workerID := newGUID()
+	port := strconv.Itoa(w.port)
+	// HttpWorkerProcess.CreateWorkerProcess sets both the old and the new names.
 	cmd.Env = append(append(append([]string{}, base...), w.app.Settings.Environ()...),
-		"FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port),
+		"FUNCTIONS_CUSTOMHANDLER_PORT="+port,
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID="+workerID,
+		"FUNCTIONS_HTTPWORKER_PORT="+port,
+		"FUNCTIONS_HTTPWORKER_ID="+workerID,
+		"FUNCTIONS_APP_ROOT_PATH="+w.app.Dir,
 	)
 	// Own process group so that stopping reaches the handler's children too;
 	// Pdeathsig kills the handler if this host dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := w.app.opt.HandlerOutput
-	if out == nil {
-		out = &lineLogger{log: w.log}
+	if out := w.app.opt.HandlerOutput; out != nil {
+		cmd.Stdout, cmd.Stderr = out, out
+	} else {
+		cmd.Stdout = &lineLogger{log: w.log, stream: "stdout"}
+		cmd.Stderr = &lineLogger{log: w.log, stream: "stderr"}
 	}
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", cfg.Executable, err)
+		return exit{code: -1, err: fmt.Errorf("Failed to start Worker Channel. Process fileName: %s: %w", cfg.Executable, err)}
 	}
 	pid := cmd.Process.Pid
-	w.mu.Lock()
-	w.pid = pid
-	w.mu.Unlock()
-	w.log.Info("custom handler started", "pid", pid, "port", port, "workerId", workerID)
-
+	w.setState(pid, false)
+	w.log.Info("custom handler started", "pid", pid, "port", w.port, "workerId", workerID)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	kill := func() {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-exited
+	}
 	defer func() {
 		// Whatever happened, nothing of this group may outlive it.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		w.mu.Lock()
-		if w.pid == pid {
-			w.pid = 0
-		}
-		select {
-		case <-w.ready:
-			w.ready = make(chan struct{})
-		default:
-		}
-		w.base = ""
-		w.mu.Unlock()
+		w.setState(0, false)
 	}()
 
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	probeCtx, cancelProbe := context.WithCancel(ctx)
 	probed := make(chan error, 1)
-	go func() { probed <- w.probe(probeCtx, url) }()
+	go func() { probed <- w.probe(probeCtx) }()
 	select {
 	case err := <-probed:
 		cancelProbe()
 		if err != nil {
-			w.stop(pid, exited)
-			return err
+			kill()
+			if ctx.Err() != nil {
+				return exit{}
+			}
+			return exit{code: -1, err: err}
 		}
 	case err := <-exited:
 		cancelProbe()
-		return fmt.Errorf("exited before answering GET /: %v", err)
+		return exit{code: exitCode(err), err: fmt.Errorf("exited before answering GET /: %v", errOrStatus(err))}
 	}
-	w.mu.Lock()
-	w.base = url
-	w.everReady = true
-	close(w.ready)
-	w.mu.Unlock()
-	w.log.Info("custom handler ready", "pid", pid, "url", url)
+	w.setState(pid, true)
+	w.log.Info("custom handler ready", "pid", pid, "url", w.base)
 
-	select {
-	case err := <-exited:
-		if err == nil {
-			err = errors.New("exit status 0")
-		}
-		return err
-	case <-ctx.Done():
-		w.mark(false)
-		w.stop(pid, exited)
-		return nil
-	}
-}
-
-// mark makes the handler unavailable for new invocations.
-func (w *worker) mark(ready bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !ready {
-		select {
-		case <-w.ready:
-			w.ready = make(chan struct{})
-		default:
-		}
-	}
-}
-
-// probe sends GET / until any HTTP answer comes back, as the host does.
-func (w *worker) probe(ctx context.Context, url string) error {
-	timeout := w.app.opt.StartupTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	deadline := time.Now().Add(timeout)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+		select {
+		case err := <-exited:
+			return exit{code: exitCode(err), err: errOrStatus(err), ready: true}
+		case r := <-w.restart:
+			if r.pid != pid {
+				continue // meant for a process that is already gone
+			}
+			w.setState(pid, false)
+			kill()
+			return exit{code: -1, err: errors.New(r.reason), intentional: true, ready: true}
+		case <-ctx.Done():
+			// WorkerProcess.Dispose: Process.Kill, no SIGTERM first.
+			w.setState(pid, false)
+			kill()
+			w.log.Info("custom handler stopped", "pid", pid)
+			return exit{ready: true}
+		}
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func errOrStatus(err error) error {
+	if err == nil {
+		return errors.New("exit status 0")
+	}
+	return err
+}
+
+// probe sends GET / until any HTTP answer comes back, as
+// DefaultHttpWorkerService.IsWorkerReady does, for at most the
+// initialization timeout.
+func (w *worker) probe(ctx context.Context) error {
+	timeout := w.initTimeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.base+"/", nil)
 		resp, err := w.client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
@@ -251,77 +378,65 @@ func (w *worker) probe(ctx context.Context, url string) error {
 			return nil
 		}
 		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("Initializing HttpWorker timed out: no answer on GET / within %s", timeout)
+			}
 			return ctx.Err()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer on GET / within %s", timeout)
-		}
-		time.Sleep(25 * time.Millisecond)
+		sleepCtx(ctx, 25*time.Millisecond)
 	}
 }
 
-// stop sends SIGTERM to the handler's process group, then SIGKILL after a grace period.
-func (w *worker) stop(pid int, exited <-chan error) {
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		w.log.Warn("custom handler ignored SIGTERM; killing", "pid", pid)
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-	w.log.Info("custom handler stopped", "pid", pid)
-}
-
-// post invokes a function: POST /{FunctionName} with the invocation headers.
-// When the handler cannot be reached at all (it died and is being
-// restarted), the request never left, so it waits for the next process.
+// post invokes a function: POST /{FunctionName} with the invocation headers,
+// sent once.
 func (w *worker) post(ctx context.Context, function, invocationID string, body []byte) (int, http.Header, []byte, error) {
-	for {
-		base, err := w.endpoint(ctx)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+function, bytes.NewReader(body))
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		setInvocationHeaders(req.Header, invocationID)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := w.client.Do(req)
-		if isDialError(err) && ctx.Err() == nil {
-			// The supervisor notices the exit and withdraws base; then
-			// endpoint waits for the restarted process.
-			sleepCtx(ctx, 25*time.Millisecond)
-			continue
-		}
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, resp.Header, b, err
+	base, down, err := w.endpointOf(ctx)
+	if err != nil {
+		return 0, nil, nil, err
 	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+function, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	setInvocationHeaders(req.Header, invocationID)
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// The process may be dying: fail only once the supervisor has seen it
+		// go (or after a short wait), so that the message's redelivery waits
+		// for the next process instead of burning its whole delivery count
+		// against a closed port in the microseconds before the exit is noticed.
+		select {
+		case <-down:
+		case <-time.After(deathNoticeWait):
+		case <-ctx.Done():
+		}
+		return 0, nil, nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header, b, err
 }
 
-// isDialError reports a failure to connect, as opposed to one after the
-// request was sent.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
+// userAgent is HttpWorkerConstants.UserAgentHeaderValue/ScriptHost.Version.
+const userAgent = "Azure-Functions-Host/" + hostVersion
 
 func setInvocationHeaders(h http.Header, invocationID string) {
-	h.Set("X-Azure-Functions-InvocationId", invocationID)
-	h.Set("X-Azure-Functions-HostVersion", hostVersion)
-	h.Set("User-Agent", "Azure-Functions-Host/"+hostVersion)
+	h.Add("X-Azure-Functions-HostVersion", hostVersion)
+	h.Add("X-Azure-Functions-InvocationId", invocationID)
 }
 
-// lineLogger turns the handler's output into one log record per line.
+// lineLogger turns one of the handler's output streams into log records, one
+// per line, at the levels the host gives them (WorkerProcess with
+// UseStdErrorStreamForErrorsOnly, which HttpWorkerDescription turns on):
+// stdout is Information; stderr is Error, except a line containing "warn",
+// which is Warning. The host logs them under category Host.Function.Console.
 type lineLogger struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	buf []byte
+	log    *slog.Logger
+	stream string // "stdout" or "stderr"
+	mu     sync.Mutex
+	buf    []byte
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {
@@ -335,13 +450,30 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 		}
 		line := string(bytes.TrimRight(l.buf[:i], "\r"))
 		l.buf = l.buf[i+1:]
-		if line != "" {
-			l.log.Info(line, "source", "handler")
-		}
+		l.emit(line)
 	}
-	if len(l.buf) > 64*1024 { // a huge line without newline: flush it
-		l.log.Info(string(l.buf), "source", "handler")
+	if len(l.buf) > maxHandlerLineBytes { // a huge line without newline: flush it
+		l.emit(string(l.buf))
 		l.buf = l.buf[:0]
 	}
 	return len(p), nil
+}
+
+func (l *lineLogger) emit(line string) {
+	if line == "" {
+		return
+	}
+	level := slog.LevelInfo
+	if l.stream == "stderr" {
+		level = slog.LevelError
+		lower := strings.ToLower(line)
+		if strings.Contains(lower, "warn") {
+			level = slog.LevelWarn
+		}
+		if strings.Contains(lower, "address already in use") || strings.Contains(lower, "eaddrinuse") {
+			// HttpWorkerProcess.OnErrorDataReceived says so instead of the line.
+			line = "Port is already in use. Process cannot start."
+		}
+	}
+	l.log.Log(context.Background(), level, line, "category", "Host.Function.Console", "stream", l.stream)
 }

@@ -19,7 +19,8 @@ type App struct {
 	Name string
 	// RoutePrefix is host.json's extensions.http.routePrefix ("api" by default).
 	RoutePrefix string
-	// Logger receives structured logs; New sets a JSON logger on stderr, which the host collects.
+	// Logger receives structured logs; New sets NewLogger(os.Stdout, os.Stderr), which the host
+	// collects at the right levels.
 	Logger *slog.Logger
 
 	functions []*Function
@@ -35,7 +36,7 @@ func New(name string) *App {
 	return &App{
 		Name:        name,
 		RoutePrefix: "api",
-		Logger:      slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+		Logger:      NewLogger(os.Stdout, os.Stderr),
 		byName:      map[string]*Function{},
 	}
 }

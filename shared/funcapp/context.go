@@ -51,9 +51,10 @@ func CorrelationID(ctx context.Context) string {
 	return ""
 }
 
-// Logger returns a logger tagged with the function, invocation id and correlation id. For
-// trigger invocations its records also go back to the host in the response's Logs, so they
-// show up with the invocation in the Functions monitor.
+// Logger returns a logger tagged with the function, invocation id and correlation id. In
+// trigger invocations its Info and Debug records go back to the host in the response's Logs
+// (Information, with the invocation) instead of the process log; Warn and Error records go to
+// the process log (stderr), which the host keeps at their level even when the invocation fails.
 func Logger(ctx context.Context) *slog.Logger {
 	if c := callFrom(ctx); c != nil {
 		return c.logger
@@ -72,7 +73,7 @@ func (a *App) newCall(ctx context.Context, function, invocationID, correlationID
 	h := a.logger().Handler()
 	if collect {
 		c.logs = &logLines{}
-		h = &teeHandler{Handler: h, lines: c.logs}
+		h = &logsHandler{next: h, lines: c.logs}
 	}
 	c.logger = slog.New(h).With(
 		slog.String("function", function),
@@ -134,16 +135,25 @@ func (l *logLines) all() []string {
 	return append([]string{}, l.lines...)
 }
 
-// teeHandler writes records to the process log and keeps a one-line copy for the host.
-type teeHandler struct {
-	slog.Handler
-	lines *logLines
+// logsHandler is the logger of a trigger invocation: records below Warn go, as one line each,
+// to the invocation's Logs only; Warn and above to the process log only (see logging.go).
+type logsHandler struct {
+	next   slog.Handler // the process log
+	lines  *logLines
+	prefix []slog.Attr // from WithAttrs, for the Logs line
 }
 
-func (t *teeHandler) Handle(ctx context.Context, r slog.Record) error {
+func (t *logsHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || t.next.Enabled(ctx, l)
+}
+
+func (t *logsHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		return t.next.Handle(ctx, r)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
+	write := func(a slog.Attr) bool {
 		v := a.Value.Resolve()
 		if v.Kind() == slog.KindString {
 			fmt.Fprintf(&b, " %s=%q", a.Key, v.String())
@@ -151,15 +161,19 @@ func (t *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 			fmt.Fprintf(&b, " %s=%s", a.Key, v.String())
 		}
 		return true
-	})
+	}
+	for _, a := range t.prefix {
+		write(a)
+	}
+	r.Attrs(write)
 	t.lines.add(b.String())
-	return t.Handler.Handle(ctx, r)
+	return nil
 }
 
-func (t *teeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &teeHandler{Handler: t.Handler.WithAttrs(attrs), lines: t.lines}
+func (t *logsHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &logsHandler{next: t.next.WithAttrs(attrs), lines: t.lines, prefix: append(append([]slog.Attr{}, t.prefix...), attrs...)}
 }
 
-func (t *teeHandler) WithGroup(name string) slog.Handler {
-	return &teeHandler{Handler: t.Handler.WithGroup(name), lines: t.lines}
+func (t *logsHandler) WithGroup(name string) slog.Handler {
+	return &logsHandler{next: t.next.WithGroup(name), lines: t.lines, prefix: t.prefix}
 }

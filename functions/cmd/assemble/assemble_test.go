@@ -339,6 +339,17 @@ func TestRegisteredContextsAssemble(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		app.Handler() // panics on conflicting routes
+		// What is published carries the extension bundle: without it Azure registers no
+		// Service Bus binding (and the local host refuses the app, as Azure would).
+		var host struct {
+			ExtensionBundle struct{ ID, Version string } `json:"extensionBundle"`
+		}
+		if err := json.Unmarshal(mustRead(t, filepath.Join(out, "host.json")), &host); err != nil {
+			t.Fatalf("%s: host.json: %v", name, err)
+		}
+		if b := host.ExtensionBundle; b.ID != "Microsoft.Azure.Functions.ExtensionBundle" || b.Version != "[4.*, 5.0.0)" {
+			t.Errorf("%s: host.json extensionBundle %+v, want Microsoft.Azure.Functions.ExtensionBundle [4.*, 5.0.0)", name, b)
+		}
 		// The local host loads the folder with the repository's local.settings.json: every
 		// %Setting% the functions name is defined there, every binding is one it supports.
 		root, err := azurite.RepoRoot()

@@ -15,13 +15,16 @@ import (
 	"time"
 
 	"meterline/functions/internal/apps"
+	"meterline/shared/funcapp"
 	"meterline/shared/telemetry"
 )
 
 func main() {
 	name := flag.String("app", apps.All, "bounded context to serve: "+strings.Join(apps.Names(), "|"))
 	flag.Parse()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Info on stdout, warnings and errors on stderr: the host files stderr as Error.
+	log := funcapp.NewLogger(os.Stdout, os.Stderr)
+	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
