@@ -12,7 +12,10 @@ import (
 	"meterline/functions/journal/store"
 	"meterline/shared/blocks"
 	"meterline/shared/eventstore"
+	"meterline/shared/telemetry"
 	"meterline/shared/views"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // EventSource reads the Journal in received order (*Reader does).
@@ -118,7 +121,10 @@ func (p Checkpointed[F, D]) Run(ctx context.Context, src EventSource, horizon ti
 		}
 		folded += applied
 		if len(recs) > 0 {
-			after = recs[len(recs)-1].Position()
+			last := recs[len(recs)-1]
+			after = last.Position()
+			// Checkpoint lag: how long ago the newest event folded in reached the Journal.
+			telemetry.RecordLag(ctx, "meterline.journal.checkpoint.lag", last.ReceivedAt, attribute.String("projection", p.Name))
 		}
 		// Moved even when nothing was read: the horizon says how complete the documents are.
 		if _, err := p.Checkpoints.Update(ctx, p.Name, func(c *Checkpoint) error {
