@@ -61,7 +61,9 @@
 // non-zero code, or never answers GET / within 30 s, is restarted at once; the
 // third such error within 30 minutes of the previous one stops the host. Exit
 // code 0 is not restarted (every invocation then fails), 200 asks for a
-// restart. Invocations are sent once: while the handler is down they fail.
+// restart. Invocations are sent once: those in flight when the process dies
+// fail (a message is abandoned and redelivered); those that start while it
+// restarts wait for the new process.
 // Shutdown kills the process group.
 //
 // Keys: function-level HTTP functions need the function's own key, a host
