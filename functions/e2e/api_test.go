@@ -273,18 +273,20 @@ func (p *portalSession) me(t testing.TB) me {
 }
 
 // signInEventually waits until the portal knows the user (its replica follows Subscriptions).
-// The portal blocks an email after 5 failed sign-ins, so it tries at most 4 times, a second apart;
+// The portal blocks an email after 5 failed sign-ins, so it tries at most 4 times, 1, 2 and 4 s apart;
 // callers first wait for the Cloud API to accept the user's key (the same events replicate both).
 func (p *portalSession) signInEventually(t testing.TB, u user) {
 	t.Helper()
 	var last string
-	for range 4 {
+	for i := range 4 {
 		s, b, err := p.signIn(u.Email, u.Password)
 		if s == http.StatusOK {
 			return
 		}
 		last = fmt.Sprintf("%d %s %v", s, b, err)
-		time.Sleep(time.Second)
+		if i < 3 {
+			time.Sleep(time.Second << i) // 1, 2, 4 s: 7 s for the replica on a busy machine
+		}
 	}
 	t.Fatalf("the portal did not sign %s in: %s", u.Email, last)
 }
