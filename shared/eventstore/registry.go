@@ -93,11 +93,3 @@ func (r *Registry) Decode(e Event) (any, error) {
 	}
 	return p.Elem().Interface(), nil
 }
-
-// Knows reports whether typ is a registered event type name.
-func (r *Registry) Knows(typ string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	_, ok := r.byName[typ]
-	return ok
-}

@@ -92,13 +92,6 @@ func End(span trace.Span, err error) {
 	span.End()
 }
 
-// TraceParent is the W3C traceparent of the span in ctx ("" when there is none).
-func TraceParent(ctx context.Context) string {
-	carrier := propagation.MapCarrier{}
-	propagator.Inject(ctx, carrier)
-	return carrier["traceparent"]
-}
-
 // WithRemoteParent returns ctx continuing the trace of traceparent (from a message or a
 // request); ctx unchanged when it is empty or malformed.
 func WithRemoteParent(ctx context.Context, traceparent string) context.Context {

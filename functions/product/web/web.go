@@ -51,12 +51,3 @@ func Lookup(name string) (Asset, bool) {
 	a, ok := assets[name]
 	return a, ok
 }
-
-// Names lists the files.
-func Names() []string {
-	var names []string
-	for n := range assets {
-		names = append(names, n)
-	}
-	return names
-}

@@ -46,11 +46,6 @@ func HashPassword(password string, cost int) (PasswordHash, error) {
 	return PasswordHash{hash: string(h)}, nil
 }
 
-// PasswordMatches reports whether password is the one hashed in hash.
-func PasswordMatches(hash, password string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
-}
-
 // APIKey is a new API key: Plain is shown to the caller once, Hash is all that is kept.
 type APIKey struct {
 	Plain string // "ml_" + base64url(32 random bytes)
